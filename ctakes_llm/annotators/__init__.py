@@ -1,0 +1,1 @@
+"""Annotators: small classes with ``process(cas) -> None`` that add cTAKES feature structures."""

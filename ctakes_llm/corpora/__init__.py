@@ -1,0 +1,1 @@
+"""Gold corpus readers (BRAT, PubTator, Anafora, cTAKES XMI) that yield documents with Mentions."""

@@ -1,0 +1,1 @@
+"""Scoring against gold and side-by-side comparison with cTAKES output."""

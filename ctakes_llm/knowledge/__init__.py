@@ -1,0 +1,1 @@
+"""Clinical knowledge: dictionaries (cTAKES BSV, UMLS RRF, open vocabularies) behind one index."""

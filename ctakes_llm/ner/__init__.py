@@ -1,0 +1,1 @@
+"""Mentions and everything between a model's raw output and them (no CAS here)."""

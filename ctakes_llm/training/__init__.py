@@ -1,0 +1,1 @@
+"""Training the token-classification student that ships as the default model."""
