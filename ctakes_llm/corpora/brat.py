@@ -1,0 +1,119 @@
+"""Read BRAT standoff gold (``<id>.txt`` + ``<id>.ann``) into :class:`GoldDocument` values.
+
+Choices:
+
+* A discontinuous span (``T1<TAB>Type 10 15;20 25<TAB>...``) becomes one mention over its *covering* span
+  (first fragment's begin to last fragment's end): cTAKES mentions are contiguous, and MACCROBAT has only 44 such
+  spans, mostly in types outside the five classes.
+* Attributes may sit on an entity (``T``) or on an event (``E``) whose trigger is the entity; MACCROBAT puts them
+  on events, so ``A -> E -> T`` is resolved. ``POLARITY NEG`` gives ``polarity="-1"``; ``UNCERTAIN`` and
+  ``MAYBE_*`` give ``uncertainty="1"`` (and ``polarity="1"``); every other mention has ``polarity="1"``.
+* Lines are split on tabs with ``maxsplit=2``, so a stray trailing tab stays in the (ignored) text column.
+* Two entities of one class on the same span (``Diagnostic_procedure`` and ``Therapeutic_procedure`` both map to
+  Procedure) give one mention; a negation on either is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from ctakes_llm.corpora.document import GoldDocument
+from ctakes_llm.corpora.label_map import LabelMap
+from ctakes_llm.errors import CorpusError
+from ctakes_llm.ner.mention import Grounding, Mention, MentionClass
+
+logger = logging.getLogger(__name__)
+
+_NEGATED = frozenset({"NEG"})
+_UNCERTAIN = frozenset({"UNCERTAIN", "MAYBE_POS", "MAYBE_NEG"})
+
+
+def read_brat_corpus(folder: str | Path, label_map: LabelMap, ids: Iterable[str] | None = None) -> list[GoldDocument]:
+    """Read every ``<id>.txt``/``<id>.ann`` pair of a folder, or only the given ids, in id order.
+
+    Raises:
+        CorpusError: the folder or a file is missing, or an ``.ann`` line is malformed.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise CorpusError(f"[E208] BRAT folder {root} not found; point to the folder holding <id>.txt and <id>.ann")
+    doc_ids = sorted(ids) if ids is not None else sorted(path.stem for path in root.glob("*.ann"))
+    return [read_brat_document(root / f"{doc_id}.txt", root / f"{doc_id}.ann", label_map) for doc_id in doc_ids]
+
+
+def read_brat_document(txt_path: str | Path, ann_path: str | Path, label_map: LabelMap) -> GoldDocument:
+    """Read one BRAT document; mentions are those whose type the label map knows.
+
+    Raises:
+        CorpusError: a file is missing or not UTF-8, or an ``.ann`` line is malformed or out of range.
+    """
+    txt_path, ann_path = Path(txt_path), Path(ann_path)
+    text = _read(txt_path)
+    entities: dict[str, tuple[MentionClass, int, int]] = {}
+    event_triggers: dict[str, str] = {}
+    polarity: dict[str, str] = {}
+    for line_no, line in enumerate(_read(ann_path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("\t", maxsplit=2)
+        kind = fields[0][:1]
+        try:
+            if kind == "T":
+                entity = _parse_entity(fields[1], len(text), label_map)
+                if entity is not None:
+                    entities[fields[0]] = entity
+            elif kind == "E":
+                trigger = fields[1].split()[0].split(":", maxsplit=1)[1]
+                event_triggers[fields[0]] = trigger
+            elif kind == "A":
+                name, target, *value = fields[1].split()
+                if name == "POLARITY" and value:
+                    polarity[target] = value[0]
+        except (IndexError, ValueError) as exc:
+            raise CorpusError(
+                f"[E209] {ann_path}:{line_no} is not a valid BRAT line ({exc}): {line!r}; fix or remove the line"
+            ) from exc
+    for target, value in list(polarity.items()):
+        if target in event_triggers:
+            polarity.setdefault(event_triggers[target], value)
+    mentions: dict[tuple[MentionClass, int, int], Mention] = {}
+    for entity_id, (cls, begin, end) in entities.items():
+        attributes = _attributes(polarity.get(entity_id))
+        key = (cls, begin, end)
+        if key in mentions and mentions[key].attributes.get("polarity") == "-1":
+            continue
+        mentions[key] = Mention(cls, begin, end, text[begin:end], attributes=attributes, grounding=Grounding.EXACT)
+    ordered = tuple(sorted(mentions.values(), key=lambda m: (m.begin, m.end, m.cls.value)))
+    return GoldDocument(doc_id=txt_path.stem, text=text, mentions=ordered)
+
+
+def _read(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise CorpusError(f"[E210] {path} not found; every BRAT document needs both .txt and .ann") from None
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"[E211] {path} is not UTF-8 ({exc}); re-encode it as UTF-8") from exc
+
+
+def _parse_entity(spec: str, text_length: int, label_map: LabelMap) -> tuple[MentionClass, int, int] | None:
+    label, _, offsets = spec.partition(" ")
+    cls = label_map.map(label)
+    if cls is None:
+        return None
+    fragments = [tuple(int(value) for value in fragment.split()) for fragment in offsets.split(";")]
+    begin, end = fragments[0][0], fragments[-1][1]
+    if not 0 <= begin < end <= text_length:
+        raise ValueError(f"span [{begin}, {end}) is outside the text of length {text_length}")
+    return cls, begin, end
+
+
+def _attributes(value: str | None) -> dict[str, str]:
+    if value in _NEGATED:
+        return {"polarity": "-1"}
+    if value in _UNCERTAIN:
+        return {"polarity": "1", "uncertainty": "1"}
+    return {"polarity": "1"}
