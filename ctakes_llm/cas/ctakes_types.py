@@ -32,6 +32,7 @@ SIGN_SYMPTOM_MENTION = _TEXTSEM + "SignSymptomMention"
 PROCEDURE_MENTION = _TEXTSEM + "ProcedureMention"
 ANATOMICAL_SITE_MENTION = _TEXTSEM + "AnatomicalSiteMention"
 UMLS_CONCEPT = _REFSEM + "UmlsConcept"
+ONTOLOGY_CONCEPT = _REFSEM + "OntologyConcept"
 
 MENTION_TYPE_BY_CLASS: dict[MentionClass, str] = {
     MentionClass.MEDICATION: MEDICATION_MENTION,
