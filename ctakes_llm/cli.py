@@ -1,0 +1,164 @@
+"""The ``ctakes-llm`` command line: thin click glue over the Python API (heavy imports happen inside commands)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ctakes_llm import __version__
+from ctakes_llm.errors import CtakesLlmError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+OUTPUT_FORMAT_NAMES = ("xmi", "ctakes-json", "brat", "jsonl")
+BACKEND_NAMES = ("token", "causal", "openai")
+
+
+def _api_errors(function: F) -> F:
+    """Turn our own errors into a one-line ``Error: [Exxx] ...`` and exit status 1."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except CtakesLlmError as err:
+            raise click.ClickException(str(err)) from err
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="ctakes-llm")
+@click.option("-v", "--verbose", count=True, help="More log output on standard error (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on standard error.")
+def cli(verbose: int, quiet: bool) -> None:
+    """Clinical NER with language models, written as cTAKES types that cTAKES consumers read unchanged.
+
+    Reads plain-text notes or cTAKES XMI, adds DiseaseDisorderMention, SignSymptomMention, ProcedureMention,
+    AnatomicalSiteMention and MedicationMention annotations (with polarity and UmlsConcepts), and writes XMI,
+    cTAKES REST JSON, BRAT or JSON Lines.
+
+    Example: ctakes-llm annotate notes/ -o out/
+    """
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, allow_dash=True))
+@click.option("-o", "--output", "output_dir", required=True, type=click.Path(path_type=Path, allow_dash=True),
+              help="Output folder (created if needed); '-' writes one document from standard input to standard output.")
+@click.option("-f", "--format", "output_format", type=click.Choice(OUTPUT_FORMAT_NAMES), default="xmi", show_default=True,
+              help="xmi: UIMA CAS XMI for cTAKES consumers; ctakes-json: the cTAKES REST summary JSON; "
+                   "brat: .txt + .ann standoff; jsonl: one annotations.jsonl, a document per line.")
+@click.option("--typesystem", default="4.0.0", show_default=True,
+              help="cTAKES type system for new CASes and XMI input: 4.0.0, 6.0.0 (= 5.x), main, or a TypeSystem.xml path.")
+@click.option("--backend", type=click.Choice(BACKEND_NAMES), default="token", show_default=True,
+              help="token: encoder token classifier (the shipped student by default); causal: a local causal LM; "
+                   "openai: an OpenAI-compatible server (vLLM, llama.cpp, Ollama, TGI).")
+@click.option("--model", default=None, help="Model directory or hub id (hub ids need --allow-network unless cached); "
+                                            "for --backend openai, the served model name.")
+@click.option("--no-model", is_flag=True, help="Run no language model (for example with --dictionary only).")
+@click.option("--prompt-format", default=None, help="Output format asked of generative backends (see the README).")
+@click.option("--base-url", default=None, help="OpenAI-compatible server URL, for example http://localhost:8000/v1.")
+@click.option("--api-key-env", default=None, help="Name of the environment variable holding the server's API key.")
+@click.option("--allow-network", is_flag=True, help="Let transformers download a hub model (offline by default).")
+@click.option("--dictionary", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A cTAKES BSV dictionary (CUI|TUI|text) to look up terms in, like cTAKES's fast dictionary lookup.")
+@click.option("--kb", "knowledge_index", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Knowledge index from 'ctakes-llm kb build': fills UmlsConcepts (CUI, TUI, code) on mentions.")
+@click.option("--no-assertion", is_flag=True, help="Skip negation/uncertainty/history detection (polarity stays 0).")
+@click.option("--pipeline", "pipeline_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A JSON pipeline file; replaces the model, dictionary, kb and assertion options.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of plain-text inputs (e.g. cp1252).")
+@click.option("--glob", default="**/*", show_default=True, help="Which files to take from input folders.")
+@click.option("--resume", is_flag=True, help="Skip documents whose output already exists (outputs are written atomically).")
+@click.option("--overwrite-inputs", is_flag=True, help="Allow outputs to replace input files.")
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
+              help="Documents given to the model at once.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@_api_errors
+def annotate(inputs: tuple[Path, ...], output_dir: Path, output_format: str, typesystem: str, backend: str,
+             model: str | None, no_model: bool, prompt_format: str | None, base_url: str | None,
+             api_key_env: str | None, allow_network: bool, dictionary: Path | None, knowledge_index: Path | None,
+             no_assertion: bool, pipeline_file: Path | None, encoding: str, glob: str, resume: bool,
+             overwrite_inputs: bool, batch_size: int, no_progress: bool) -> None:
+    """Add cTAKES mentions to notes or cTAKES XMI files.
+
+    INPUTS are text files, XMI files, folders (searched recursively) or '-' for standard input. Everything in an
+    input XMI is kept; mentions are added. A document that fails is reported at the end and the others are written;
+    the exit status is 1 when any failed.
+
+    \b
+    Examples:
+      ctakes-llm annotate notes/ -o out/
+      ctakes-llm annotate ctakes_xmi/ -o out/ --resume
+      ctakes-llm annotate notes/ -o out/ --no-model --dictionary my_terms.bsv
+      echo "Denies chest pain." | ctakes-llm annotate - -o - --format ctakes-json
+      ctakes-llm annotate notes/ -o out/ --backend openai --base-url http://gpu:8000/v1 --model my-ner
+    """
+    from ctakes_llm.factories import build_pipeline, default_steps, load_pipeline
+    from ctakes_llm.runner import RunConfig, run_corpus
+
+    backend_options: dict[str, Any] = {"offline": not allow_network}
+    if prompt_format is not None:
+        backend_options["prompt_format"] = prompt_format
+    if base_url is not None:
+        backend_options["base_url"] = base_url
+    if api_key_env is not None:
+        backend_options["api_key_env"] = api_key_env
+    config = RunConfig(output_dir=output_dir, output_format=output_format, typesystem=typesystem, encoding=encoding,
+                       glob=glob, resume=resume, overwrite_inputs=overwrite_inputs, batch_size=batch_size,
+                       progress=not no_progress)
+    if pipeline_file is not None:
+        pipeline = load_pipeline(pipeline_file)
+    else:
+        pipeline = build_pipeline(default_steps(backend=None if no_model else backend, model=model,
+                                                backend_options=backend_options, dictionary=dictionary,
+                                                assertion=not no_assertion, knowledge_index=knowledge_index))
+    report = run_corpus(list(inputs), pipeline, config)
+    click.echo(report.summary(), err=True)
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.group()
+def typesystem() -> None:
+    """The bundled cTAKES type systems (4.0.0, 6.0.0 = 5.x, main)."""
+
+
+@typesystem.command("list")
+def typesystem_list() -> None:
+    """List the bundled cTAKES type systems.  Example: ctakes-llm typesystem list"""
+    from ctakes_llm.cas.typesystem import available_typesystems
+
+    for name, description in available_typesystems():
+        click.echo(f"{name}\t{description}")
+
+
+@typesystem.command("export")
+@click.argument("name")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@_api_errors
+def typesystem_export(name: str, path: Path) -> None:
+    """Write a bundled type system descriptor to PATH.  Example: ctakes-llm typesystem export 6.0.0 TypeSystem.xml"""
+    from ctakes_llm.cas.typesystem import export_typesystem
+
+    export_typesystem(name, path)
+    click.echo(f"wrote {path}", err=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))

@@ -1,0 +1,310 @@
+"""The corpus runner: inputs in, annotated outputs out, per-document errors collected, nothing lost.
+
+Each document is read, annotated and written on its own; a failure is recorded with the file name and the run goes
+on. Outputs are written atomically, so an output that exists is complete: ``resume`` skips those documents.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from cassis import Cas
+
+from ctakes_llm import __version__
+from ctakes_llm.cas.atomic import atomic_open, atomic_write
+from ctakes_llm.cas.readers import cas_from_text, iter_input_paths, read_document
+from ctakes_llm.cas.typesystem import load_typesystem
+from ctakes_llm.cas.writers import OUTPUT_FORMATS, OutputFormat
+from ctakes_llm.errors import ConfigError, CtakesLlmError, InputError
+from ctakes_llm.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
+
+STDIO = Path("-")
+MANIFEST_NAME = "ctakes-llm-manifest.json"
+JSONL_NAME = "annotations.jsonl"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Where and how a corpus run writes.
+
+    Attributes:
+        output_dir: folder for the outputs; ``Path("-")`` writes one document to standard output.
+        output_format: one of ``OUTPUT_FORMATS`` (xmi, ctakes-json, brat, jsonl).
+        typesystem: cTAKES type system name or descriptor path for new CASes and XMI input.
+        encoding: encoding of plain-text inputs.
+        glob: pattern for files inside input folders.
+        resume: skip documents whose output already exists (outputs are written atomically, so they are complete).
+        overwrite_inputs: allow an output path that is also an input path.
+        batch_size: documents handed to the pipeline at once (models batch across them).
+        progress: show a progress bar on standard error.
+    """
+
+    output_dir: Path
+    output_format: str = "xmi"
+    typesystem: str = "4.0.0"
+    encoding: str = "utf-8"
+    glob: str = "**/*"
+    resume: bool = False
+    overwrite_inputs: bool = False
+    batch_size: int = 8
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.output_format not in OUTPUT_FORMATS:
+            known = ", ".join(OUTPUT_FORMATS)
+            raise ConfigError(f"[E403] unknown output format {self.output_format!r}; known: {known}")
+        if self.batch_size < 1:
+            raise ConfigError(f"[E404] batch_size={self.batch_size} must be at least 1")
+
+
+@dataclass(frozen=True)
+class DocumentFailure:
+    """A document that could not be processed, and why."""
+
+    path: str
+    message: str
+
+
+@dataclass
+class RunReport:
+    """What a corpus run did; ``summary()`` is what the CLI prints."""
+
+    written: int = 0
+    skipped: int = 0
+    failures: list[DocumentFailure] = field(default_factory=list)
+    characters: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when every document was written or skipped."""
+        return not self.failures
+
+    def summary(self) -> str:
+        """A few lines for the terminal: counts, speed, then each failed file with its error."""
+        rate = f", {1000 * self.seconds / (self.characters / 1000):.1f} ms per 1,000 characters" if self.characters else ""
+        lines = [f"{self.written} written, {self.skipped} skipped (already done), {len(self.failures)} failed "
+                 f"in {self.seconds:.1f} s{rate}"]
+        lines += [f"FAILED {failure.path}: {failure.message}" for failure in self.failures]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One input document and where its output goes."""
+
+    source: Path
+    stem: Path  # output path without the format's suffix
+
+
+def run_corpus(inputs: Sequence[Path], pipeline: Pipeline, config: RunConfig) -> RunReport:
+    """Annotate every input document with ``pipeline`` and write the outputs.
+
+    Args:
+        inputs: files and folders (searched recursively with ``config.glob``); ``Path("-")`` reads standard input.
+        pipeline: the annotators to run.
+        config: output folder, format and reading options.
+
+    Returns:
+        The report; failed documents are listed in it, the others are written.
+
+    Raises:
+        ConfigError: the inputs or output location are unusable as a whole (nothing to read, output over input).
+    """
+    started = time.perf_counter()
+    typesystem = load_typesystem(config.typesystem)
+    output_format = OUTPUT_FORMATS[config.output_format]
+    report = RunReport()
+    if list(inputs) == [STDIO]:
+        _run_stdin(pipeline, config, output_format, typesystem, report)
+    else:
+        jobs = _plan_jobs(inputs, config)
+        with _Sink(config, output_format) as sink:
+            todo = [job for job in jobs if not (config.resume and sink.done(job))]
+            report.skipped = len(jobs) - len(todo)
+            for batch in _batches(_progress(todo, config), config.batch_size):
+                _run_batch(batch, pipeline, typesystem, config, sink, report)
+        _write_manifest(config, pipeline, report, started)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _plan_jobs(inputs: Sequence[Path], config: RunConfig) -> list[_Job]:
+    if config.output_dir == STDIO:
+        raise ConfigError("[E405] '-o -' (standard output) takes one document from standard input; "
+                          "give an output folder for files and folders.")
+    jobs = []
+    for root in inputs:
+        for source in iter_input_paths([root], glob=config.glob):
+            relative = source.relative_to(root) if root.is_dir() else Path(source.name)
+            jobs.append(_Job(source, config.output_dir / _strip_xmi_suffix(relative)))
+    if not jobs:
+        raise ConfigError(f"[E406] no input files found in {', '.join(map(str, inputs))} (glob {config.glob!r}).")
+    sources = {job.source.resolve() for job in jobs}
+    if not config.overwrite_inputs:
+        for job in jobs:
+            clash = next((path for path in OUTPUT_FORMATS[config.output_format].paths(job.stem)
+                          if path.resolve() in sources), None)
+            if clash is not None:
+                raise ConfigError(f"[E407] output {str(clash)!r} would overwrite an input file. Choose another "
+                                  "output folder, or pass --overwrite-inputs if that is what you want.")
+    return jobs
+
+
+def _strip_xmi_suffix(relative: Path) -> Path:
+    """``note.txt`` keeps its name (``note.txt.xmi`` as cTAKES writes it); ``note.txt.xmi`` does not double it."""
+    return relative.with_suffix("") if relative.suffix.lower() in (".xmi", ".xml") else relative
+
+
+def _run_batch(batch: list[_Job], pipeline: Pipeline, typesystem: object, config: RunConfig,
+               sink: _Sink, report: RunReport) -> None:
+    """Read, annotate and write a batch; if the batch fails, redo its documents one by one to isolate the culprit."""
+    loaded: list[tuple[_Job, Cas]] = []
+    for job in batch:
+        try:
+            loaded.append((job, read_document(job.source, typesystem, encoding=config.encoding)))
+        except CtakesLlmError as err:
+            _fail(report, job, str(err))
+    if not loaded:
+        return
+    try:
+        pipeline.process_batch([cas for _, cas in loaded])
+    except Exception:  # noqa: BLE001 - isolated below, one document at a time, each failure reported
+        if len(loaded) > 1:
+            for job, _ in loaded:
+                _run_batch([job], pipeline, typesystem, config, sink, report)
+            return
+        job = loaded[0][0]
+        _fail(report, job, _describe_exception())
+        return
+    for job, cas in loaded:
+        try:
+            sink.write(job, cas)
+        except CtakesLlmError as err:
+            _fail(report, job, str(err))
+            continue
+        report.written += 1
+        report.characters += len(cas.sofa_string or "")
+
+
+def _describe_exception() -> str:
+    error = sys.exc_info()[1]
+    if isinstance(error, CtakesLlmError):
+        return str(error)
+    logger.exception("unexpected error")
+    return f"unexpected {type(error).__name__}: {error}"
+
+
+def _fail(report: RunReport, job: _Job, message: str) -> None:
+    logger.error("%s: %s", job.source, message)
+    report.failures.append(DocumentFailure(str(job.source), message))
+
+
+def _run_stdin(pipeline: Pipeline, config: RunConfig, output_format: OutputFormat, typesystem: object,
+               report: RunReport) -> None:
+    data = sys.stdin.buffer.read()
+    try:
+        text = data.decode(config.encoding)
+    except UnicodeDecodeError as err:
+        raise InputError(f"[E408] standard input is not valid {config.encoding} (byte {err.start}); "
+                         "pass --encoding (for example cp1252).") from err
+    if not text.strip():
+        raise InputError("[E409] standard input is empty: nothing to annotate.")
+    cas = cas_from_text(text.lstrip("\ufeff"), typesystem, document_id="stdin")
+    pipeline.process(cas)
+    if config.output_dir == STDIO:
+        sys.stdout.buffer.write(output_format.to_bytes(cas, "stdin"))
+        sys.stdout.buffer.flush()
+    else:
+        with _Sink(config, output_format) as sink:
+            sink.write(_Job(STDIO, config.output_dir / "stdin.txt"), cas)
+    report.written = 1
+    report.characters = len(text)
+
+
+class _Sink:
+    """Where finished documents go: one file (set) per document, or one JSON Lines file for the whole corpus.
+
+    The JSON Lines file grows in a temporary file and replaces the old one only when the run ends, so an
+    interrupted run leaves the previous file intact; ``resume`` carries its records over.
+    """
+
+    def __init__(self, config: RunConfig, output_format: OutputFormat) -> None:
+        self.config = config
+        self.format = output_format
+        self._jsonl_done: set[str] = set()
+        self._jsonl: IO[str] | None = None
+        self._jsonl_context: object = None
+
+    def __enter__(self) -> _Sink:
+        if self.format.single_file:
+            path = self.config.output_dir / JSONL_NAME
+            previous = path.read_text(encoding="utf-8").splitlines() if self.config.resume and path.exists() else []
+            self._jsonl_context = atomic_open(path, "w")
+            self._jsonl = self._jsonl_context.__enter__()  # type: ignore[attr-defined]
+            for line in previous:
+                self._jsonl_done.add(json.loads(line)["id"])
+                self._jsonl.write(line + "\n")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._jsonl_context is not None:
+            self._jsonl_context.__exit__(*exc_info)  # type: ignore[attr-defined]
+
+    def done(self, job: _Job) -> bool:
+        if self.format.single_file:
+            return self._document_id(job) in self._jsonl_done
+        return all(path.exists() for path in self.format.paths(job.stem))
+
+    def write(self, job: _Job, cas: Cas) -> None:
+        if self._jsonl is not None:
+            self._jsonl.write(self.format.to_bytes(cas, self._document_id(job)).decode("utf-8"))
+        else:
+            self.format.write(cas, job.stem)
+
+    def _document_id(self, job: _Job) -> str:
+        return str(job.stem.relative_to(self.config.output_dir))
+
+
+def _batches(jobs: Iterator[_Job] | Sequence[_Job], size: int) -> Iterator[list[_Job]]:
+    batch: list[_Job] = []
+    for job in jobs:
+        batch.append(job)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _progress(jobs: list[_Job], config: RunConfig) -> Iterator[_Job]:
+    if not config.progress:
+        return iter(jobs)
+    from tqdm import tqdm
+
+    return iter(tqdm(jobs, desc="annotating", unit="note", file=sys.stderr, dynamic_ncols=True))
+
+
+def _write_manifest(config: RunConfig, pipeline: Pipeline, report: RunReport, started: float) -> None:
+    """Record what produced these outputs, beside them: versions, pipeline and model identity, counts, failures."""
+    manifest = {
+        "ctakes_llm_version": __version__,
+        "output_format": config.output_format,
+        "typesystem": config.typesystem,
+        "pipeline": pipeline.describe(),
+        "documents": {"written": report.written, "skipped": report.skipped, "failed": len(report.failures)},
+        "failures": [{"path": failure.path, "message": failure.message} for failure in report.failures],
+        "characters": report.characters,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    atomic_write(config.output_dir / MANIFEST_NAME, json.dumps(manifest, indent=2, default=str) + "\n")
