@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+
+from ctakes_llm.ner.mention import Grounding, Mention, MentionClass
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
@@ -16,3 +20,31 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.fail(f"../shared not found at {SHARED}: the suite needs the shared reference data beside the repo")
     return SHARED
+
+
+class FakeBackend:
+    """A backend that finds canned strings (every occurrence) and labels them with a fixed class."""
+
+    name = "fake"
+
+    def __init__(self, terms: dict[str, MentionClass]) -> None:
+        self.terms = terms
+        self.counters: dict[str, int] = {}
+        self.calls: list[int] = []
+
+    def predict(self, texts: Sequence[str]) -> list[list[Mention]]:
+        self.calls.append(len(texts))
+        results = []
+        for text in texts:
+            found = []
+            for term, cls in self.terms.items():
+                for match in re.finditer(re.escape(term), text):
+                    found.append(Mention(cls, match.start(), match.end(), term, score=0.9,
+                                         grounding=Grounding.MODEL_OFFSETS))
+            results.append(sorted(found, key=lambda mention: mention.begin))
+        return results
+
+
+@pytest.fixture()
+def fake_backend() -> FakeBackend:
+    return FakeBackend({"chest pain": MentionClass.SIGN_SYMPTOM, "aspirin": MentionClass.MEDICATION})
