@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -15,22 +14,15 @@ from ctakesclient.typesystem import CtakesJSON, Polarity, UmlsTypeMention
 from ctakes_llm.cas.ctakes_json import cas_to_ctakes_json, utf16_offsets, write_ctakes_json
 from ctakes_llm.cas.ctakes_types import IDENTIFIED_ANNOTATION
 from ctakes_llm.cas.mentions import read_mentions, write_mentions
+from ctakes_llm.cas.typesystem import load_typesystem
 from ctakes_llm.ner.mention import Concept, Mention, MentionClass
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TS_4_0_0 = REPO_ROOT / "ctakes_llm" / "typesystems" / "4.0.0" / "TypeSystem.xml"
-
-
-def _load_ts(path: Path) -> cassis.TypeSystem:
-    with warnings.catch_warnings():  # the 4.0.0 descriptor declares 17 refsem types twice; cassis warns and merges
-        warnings.simplefilter("ignore")
-        with path.open("rb") as handle:
-            return cassis.load_typesystem(handle)
+TS_4_0_0 = "4.0.0"
 
 
 @pytest.fixture(scope="module")
 def ts() -> cassis.TypeSystem:
-    return _load_ts(TS_4_0_0)
+    return load_typesystem(TS_4_0_0)
 
 
 def _cas_with_mentions(
@@ -135,7 +127,7 @@ def test_ctakes_json_real_ctakes_xmi_parses_and_counts_match(shared_dir: Path) -
             TS_4_0_0,
         )
     )
-    type_systems = {path: _load_ts(path) for path in {ts_path for _, ts_path in pairs}}
+    type_systems = {path: load_typesystem(path) for path in {ts_path for _, ts_path in pairs}}
     for path, ts_path in pairs:
         with path.open("rb") as handle:
             cas = cassis.load_cas_from_xmi(handle, typesystem=type_systems[ts_path])

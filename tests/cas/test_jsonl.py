@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import cassis
@@ -11,18 +10,13 @@ import pytest
 
 from ctakes_llm.cas.jsonl import cas_to_record, record_to_line, write_jsonl
 from ctakes_llm.cas.mentions import write_mentions
+from ctakes_llm.cas.typesystem import load_typesystem
 from ctakes_llm.ner.mention import Concept, Mention, MentionClass
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TS_4_0_0 = REPO_ROOT / "ctakes_llm" / "typesystems" / "4.0.0" / "TypeSystem.xml"
 
 
 @pytest.fixture(scope="module")
 def ts() -> cassis.TypeSystem:
-    with warnings.catch_warnings():  # the 4.0.0 descriptor declares 17 refsem types twice; cassis warns and merges
-        warnings.simplefilter("ignore")
-        with TS_4_0_0.open("rb") as handle:
-            return cassis.load_typesystem(handle)
+    return load_typesystem("4.0.0")
 
 
 def _cas(ts: cassis.TypeSystem, text: str, mentions: list[Mention]) -> cassis.Cas:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -18,25 +17,18 @@ from ctakes_llm.cas.ctakes_types import (
     UMLS_CONCEPT,
 )
 from ctakes_llm.cas.mentions import read_mentions, set_assertion, write_mentions
+from ctakes_llm.cas.typesystem import load_typesystem
 from ctakes_llm.errors import OutputError, TypeSystemError
 from ctakes_llm.ner.mention import Concept, Grounding, Mention, MentionClass
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TS_4_0_0 = REPO_ROOT / "ctakes_llm" / "typesystems" / "4.0.0" / "TypeSystem.xml"
+TS_4_0_0 = "4.0.0"
 TEXTSEM_NS = "http:///org/apache/ctakes/typesystem/type/textsem.ecore"
 CLASS_NAMES = {name.rsplit(".", 1)[1]: cls for cls, name in MENTION_TYPE_BY_CLASS.items()}
 
 
-def _load_ts(path: Path) -> cassis.TypeSystem:
-    with warnings.catch_warnings():  # the 4.0.0 descriptor declares 17 refsem types twice; cassis warns and merges
-        warnings.simplefilter("ignore")
-        with path.open("rb") as handle:
-            return cassis.load_typesystem(handle)
-
-
 @pytest.fixture(scope="module")
 def ts() -> cassis.TypeSystem:
-    return _load_ts(TS_4_0_0)
+    return load_typesystem(TS_4_0_0)
 
 
 def _cas(ts: cassis.TypeSystem, text: str) -> cassis.Cas:
@@ -259,10 +251,12 @@ def test_set_assertion_fills_only_untouched_mentions(ts: cassis.TypeSystem) -> N
         )
 
 
-def _real_xmis(shared_dir: Path) -> list[tuple[Path, Path]]:
+def _real_xmis(shared_dir: Path) -> list[tuple[Path, Path | str]]:
     ctakes = shared_dir / "ctakes"
     run = ctakes / "ctakes-run-output"
-    pairs = [(path, run / "TypeSystem.xml") for path in sorted((run / "xmi").glob("*.xmi"))]
+    pairs: list[tuple[Path, Path | str]] = [
+        (path, run / "TypeSystem.xml") for path in sorted((run / "xmi").glob("*.xmi"))
+    ]
     samples = ctakes / "xmi-samples"
     pairs += [(path, TS_4_0_0) for path in sorted(samples.glob("*/*.xmi")) if "no_preferred_text" not in path.name]
     return pairs
@@ -288,7 +282,7 @@ def _lxml_counts(path: Path) -> tuple[Counter[MentionClass], int, int]:
 def test_read_mentions_real_ctakes_xmi_counts_match_lxml(shared_dir: Path) -> None:
     pairs = _real_xmis(shared_dir)
     assert len(pairs) >= 21
-    type_systems = {ts_path: _load_ts(ts_path) for ts_path in {ts for _, ts in pairs}}
+    type_systems = {ts_path: load_typesystem(ts_path) for ts_path in {ts for _, ts in pairs}}
     total = 0
     for path, ts_path in pairs:
         with path.open("rb") as handle:
@@ -307,7 +301,7 @@ def test_read_mentions_real_ctakes_xmi_counts_match_lxml(shared_dir: Path) -> No
 def test_read_mentions_real_ctakes_attributes_and_concepts(shared_dir: Path) -> None:
     path = shared_dir / "ctakes" / "xmi-samples" / "JuliaHealth-CTakesParser.jl" / "mts_sample_note_97_1152.txt.xmi"
     with path.open("rb") as handle:
-        cas = cassis.load_cas_from_xmi(handle, typesystem=_load_ts(TS_4_0_0))
+        cas = cassis.load_cas_from_xmi(handle, typesystem=load_typesystem(TS_4_0_0))
     mentions = read_mentions(cas)
     assert Counter(m.attributes.get("subject") for m in mentions) == Counter(patient=89, family_member=1)
     assert sum(m.attributes.get("conditional") == "true" for m in mentions) == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import cassis
@@ -11,20 +10,16 @@ import pytest
 from ctakesclient.typesystem import CtakesJSON
 
 from ctakes_llm.cas.mentions import read_mentions, write_mentions
+from ctakes_llm.cas.typesystem import load_typesystem
 from ctakes_llm.cas.writers import OUTPUT_FORMATS, OutputFormat
 from ctakes_llm.ner.mention import Concept, Grounding, Mention, MentionClass
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TS_4_0_0 = REPO_ROOT / "ctakes_llm" / "typesystems" / "4.0.0" / "TypeSystem.xml"
 TEXT = "😀 No chest pain.\nAspirin daily."
 
 
 @pytest.fixture(scope="module")
 def ts() -> cassis.TypeSystem:
-    with warnings.catch_warnings():  # the 4.0.0 descriptor declares 17 refsem types twice; cassis warns and merges
-        warnings.simplefilter("ignore")
-        with TS_4_0_0.open("rb") as handle:
-            return cassis.load_typesystem(handle)
+    return load_typesystem("4.0.0")
 
 
 @pytest.fixture
