@@ -24,6 +24,7 @@ PUNCTUATION_TOKEN = _SYNTAX + "PunctuationToken"
 NUM_TOKEN = _SYNTAX + "NumToken"
 NEWLINE_TOKEN = _SYNTAX + "NewlineToken"
 SYMBOL_TOKEN = _SYNTAX + "SymbolToken"
+CONTRACTION_TOKEN = _SYNTAX + "ContractionToken"
 
 IDENTIFIED_ANNOTATION = _TEXTSEM + "IdentifiedAnnotation"
 MEDICATION_MENTION = _TEXTSEM + "MedicationMention"
@@ -69,6 +70,9 @@ F_SCORE = "score"
 F_SEGMENT_ID_NAME = "id"
 F_SENTENCE_NUMBER = "sentenceNumber"
 F_TOKEN_NUMBER = "tokenNumber"
+F_CAPITALIZATION = "capitalization"  # WordToken
+F_NUM_POSITION = "numPosition"  # WordToken
+F_NUM_TYPE = "numType"  # NumToken
 F_NORMALIZED_FORM = "normalizedForm"
 F_DOCUMENT_ID = "documentID"
 
