@@ -1,0 +1,82 @@
+"""The assertion annotator: fills polarity, uncertainty, conditional, generic, subject and historyOf on mentions.
+
+Only mentions whose ``polarity`` is 0 (no assertion step has run on them) are touched: values that cTAKES or an
+earlier step set are never overwritten. Text goes to an :class:`AssertionClassifier` (the ConText rules by
+default, or a language model through ``LlmAssertionClassifier``); the CAS is written by ``cas/mentions.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import ClassVar
+
+from cassis import Cas
+from cassis.typesystem import FeatureStructure
+
+from ctakes_llm.assertion.context import ContextConfig, ContextEngine
+from ctakes_llm.assertion.llm import AssertionClassifier
+from ctakes_llm.cas.ctakes_types import F_POLARITY, MENTION_TYPE_BY_CLASS
+from ctakes_llm.cas.mentions import decode_attributes, mention_class_of, set_assertion
+from ctakes_llm.ner.mention import Grounding, Mention
+
+logger = logging.getLogger(__name__)
+
+
+class AssertionAnnotator:
+    """Asserts every not-yet-asserted cTAKES mention in the CAS.
+
+    Args:
+        classifier: Gives the attributes; None uses the rule engine built from ``config``.
+        config: Rule engine options when ``classifier`` is None.
+    """
+
+    requires: ClassVar[tuple[str, ...]] = ()
+    produces: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, classifier: AssertionClassifier | None = None, config: ContextConfig | None = None) -> None:
+        self.classifier: AssertionClassifier = classifier or ContextEngine(config=config)
+        self.counters: Counter[str] = Counter()
+
+    def process(self, cas: Cas) -> None:
+        """Fill the assertion features of the CAS's mentions that have polarity 0."""
+        text = cas.sofa_string or ""
+        pending: list[FeatureStructure] = []
+        mentions: list[Mention] = []
+        for fs in _mention_structures(cas):
+            if (fs.get(F_POLARITY) or 0) != 0:
+                self.counters["kept_upstream"] += 1
+                continue
+            cls = mention_class_of(fs)
+            if cls is None or fs.begin >= fs.end:
+                self.counters["skipped"] += 1
+                continue
+            pending.append(fs)
+            mentions.append(
+                Mention(
+                    cls,
+                    fs.begin,
+                    fs.end,
+                    text[fs.begin : fs.end],
+                    attributes=decode_attributes(fs),
+                    grounding=Grounding.MODEL_OFFSETS,
+                )
+            )
+        for fs, mention, attributes in zip(pending, mentions, self.classifier.classify(text, mentions), strict=True):
+            set_assertion(fs, {**attributes, **mention.attributes})
+            self.counters["asserted"] += 1
+            self.counters["negated"] += attributes.get(F_POLARITY) == "-1"
+
+    def describe(self) -> dict[str, object]:
+        """Classifier name and running counts, for the run manifest."""
+        return {"classifier": type(self.classifier).__name__, "counts": dict(self.counters)}
+
+
+def _mention_structures(cas: Cas) -> list[FeatureStructure]:
+    """Every mention of the five classes (subtypes included) once, in text order."""
+    found: dict[int, FeatureStructure] = {}
+    for type_name in MENTION_TYPE_BY_CLASS.values():
+        if cas.typesystem.contains_type(type_name):
+            for fs in cas.select(type_name):
+                found.setdefault(id(fs), fs)
+    return sorted(found.values(), key=lambda fs: (fs.begin, fs.end))

@@ -1,0 +1,1 @@
+"""Assertion attributes (negation, uncertainty, conditional, history, subject) by ConText-style rules or a model."""
