@@ -247,6 +247,10 @@ class _Sink:
         self._jsonl_context: object = None
 
     def __enter__(self) -> _Sink:
+        if self.format.name == "brat":
+            from ctakes_llm.cas.brat_writer import brat_annotation_conf
+
+            atomic_write(self.config.output_dir / "annotation.conf", brat_annotation_conf())
         if self.format.single_file:
             path = self.config.output_dir / JSONL_NAME
             previous = path.read_text(encoding="utf-8").splitlines() if self.config.resume and path.exists() else []
