@@ -200,7 +200,7 @@ def _read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise CorpusError(f"[E548] note text {path} not found; every Anafora document needs its text") from None
+        raise CorpusError(f"[E545] note text {path} not found; every Anafora document needs its text") from None
     text = data.decode("utf-8", errors="replace")
     if (bad := text.count("\ufffd") - data.decode("utf-8", errors="ignore").count("\ufffd")) > 0:
         logger.warning("[E549] %s: %d bytes are not UTF-8 and were read as U+FFFD (offsets unchanged)", path, bad)
@@ -212,7 +212,7 @@ def _read_entities(path: Path) -> dict[str, _Entity]:
     try:
         root = etree.parse(str(path), parser).getroot()
     except OSError:
-        raise CorpusError(f"[E548] Anafora file {path} not found") from None
+        raise CorpusError(f"[E545] Anafora file {path} not found") from None
     except etree.XMLSyntaxError as err:
         raise CorpusError(f"[E550] {path} is not well-formed XML ({err}); fix or re-export it from Anafora") from err
     entities: dict[str, _Entity] = {}
