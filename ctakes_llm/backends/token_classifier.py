@@ -1,0 +1,456 @@
+"""Token-classification backend: a Hugging Face encoder tags wordpieces with BIO labels over the five classes.
+
+Each text is tokenized once with the fast tokenizer's offset mapping, then cut into windows of at most
+``max_length`` wordpieces (special tokens included) that overlap by ``overlap`` wordpieces and end on sentence or
+word boundaries where one is near. Nothing is truncated: every wordpiece of every text is in some window. Windows
+of all texts in one call are sorted by length and batched, so little compute goes to padding. A wordpiece seen by
+two windows takes the prediction of the window where it sits farthest from a cut edge; BIO decoding then runs
+once over the whole text, so overlaps produce no duplicate mentions. Offsets come from the tokenizer, so every
+mention's ``text`` is exactly ``note[begin:end]`` (grounding ``MODEL_OFFSETS``).
+
+torch and transformers are imported when a backend is built, never at module import.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from ctakes_llm.backends.model_source import default_model_dir, resolve_model, weights_sha256
+from ctakes_llm.errors import ConfigError, ModelLoadError
+from ctakes_llm.ner.bio import OUTSIDE, decode_bio
+from ctakes_llm.ner.mention import Grounding, Mention, MentionClass
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+Dtype = Literal["auto", "float32", "bfloat16", "int8"]
+Device = Literal["auto", "cpu", "cuda"]
+_DTYPES: tuple[str, ...] = ("auto", "float32", "bfloat16", "int8")
+_DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+
+#: How far back from the longest possible window a cut may move to land on a better boundary, as a share of
+#: the window.
+_BOUNDARY_SEARCH_SHARE = 4
+_SENTENCE_END = frozenset(".!?;")
+_CLOSING = {")": "(", "]": "[", "}": "{"}
+_OPENING = {opening: closing for closing, opening in _CLOSING.items()}
+
+
+@dataclass(frozen=True)
+class TokenClassifierConfig:
+    """How to load and run a token-classification model.
+
+    Attributes:
+        model: A model directory or hub id; None means the student shipped in the package.
+        offline: Load only local files (``local_files_only``); a hub id must already be in the local cache.
+        batch_size: Windows per forward pass.
+        max_length: Wordpieces per window, special tokens included; at most the model's position limit.
+        overlap: Wordpieces two neighbouring windows share; at most a quarter of ``max_length``.
+        dtype: ``"float32"``, ``"bfloat16"``, ``"int8"`` (dynamic quantization of linear layers, CPU only), or
+            ``"auto"``: bfloat16 where the hardware runs it fast (CUDA with bf16, or a CPU with AMX or
+            AVX512-BF16), else float32.
+        num_threads: CPU threads for torch (sets the process-wide ``torch.set_num_threads``); None leaves it.
+        device: ``"cpu"``, ``"cuda"``, or ``"auto"`` (CUDA when available).
+        bucket_by_length: Sort windows by length before batching (less padding). Off only to measure its worth.
+    """
+
+    model: str | None = None
+    offline: bool = True
+    batch_size: int = 8
+    max_length: int = 256
+    overlap: int = 32
+    dtype: Dtype = "auto"
+    num_threads: int | None = None
+    device: Device = "auto"
+    bucket_by_length: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"[E223] batch_size={self.batch_size} must be at least 1.")
+        if self.max_length < 8:
+            raise ConfigError(f"[E223] max_length={self.max_length} wordpieces is too short; use 8 or more.")
+        if not 0 <= self.overlap <= self.max_length // 4:
+            raise ConfigError(
+                f"[E223] overlap={self.overlap} must be in [0, {self.max_length // 4}] (a quarter of max_length)."
+            )
+        if self.dtype not in _DTYPES:
+            raise ConfigError(f"[E223] dtype={self.dtype!r} is not one of {', '.join(_DTYPES)}.")
+        if self.device not in _DEVICES:
+            raise ConfigError(f"[E223] device={self.device!r} is not one of {', '.join(_DEVICES)}.")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ConfigError(f"[E223] num_threads={self.num_threads} must be at least 1, or None.")
+        if self.dtype == "int8" and self.device == "cuda":
+            raise ConfigError("[E223] dtype='int8' is dynamic CPU quantization; use it with device='cpu'.")
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Wordpieces ``[start, end)`` of one text's tokenization, run through the model together."""
+
+    text_index: int
+    start: int
+    end: int
+
+
+def load(model: str | None, config: TokenClassifierConfig | None = None) -> TokenClassifierBackend:
+    """Registry entry point: build a token-classifier backend.
+
+    Args:
+        model: A model directory or hub id; overrides ``config.model``. None keeps ``config.model`` (and None
+            there means the shipped default student).
+        config: Run options; None means the defaults.
+
+    Raises:
+        ConfigError: ``config`` is not a TokenClassifierConfig.
+        ModelLoadError: the model cannot be found or loaded, or its labels are not BIO over the five classes.
+    """
+    if config is None:
+        config = TokenClassifierConfig()
+    if not isinstance(config, TokenClassifierConfig):
+        raise ConfigError(
+            f"[E228] The token backend needs a TokenClassifierConfig, got {type(config).__name__}. "
+            "Build one with ctakes_llm.backends.token_classifier.TokenClassifierConfig."
+        )
+    if model is not None:
+        config = replace(config, model=model)
+    return TokenClassifierBackend(config)
+
+
+class TokenClassifierBackend:
+    """Finds mentions with an ``AutoModelForTokenClassification`` whose labels are BIO over the five classes."""
+
+    name = "token"
+
+    def __init__(self, config: TokenClassifierConfig) -> None:
+        """Load the tokenizer and the model.
+
+        Raises:
+            ModelLoadError: see :func:`load`.
+            ConfigError: ``device='cuda'`` without CUDA, or ``max_length`` beyond the model's positions.
+        """
+        import torch
+
+        self.config = config
+        self.source = resolve_model(config.model or default_model_dir(), offline=config.offline)
+        if config.num_threads is not None:
+            torch.set_num_threads(config.num_threads)
+        self.device = _pick_device(config.device)
+        self.dtype = _pick_dtype(config.dtype, self.device)
+        self._tokenizer, self._model = _load_pretrained(self.source, config.offline, self.dtype, self.device)
+        self._tags = _bio_tags(self._model.config.id2label, self.source)
+        positions = getattr(self._model.config, "max_position_embeddings", None)
+        if positions is not None and config.max_length > positions:
+            raise ConfigError(
+                f"[E223] max_length={config.max_length} exceeds the {positions} positions of {self.source}. "
+                f"Use max_length <= {positions}."
+            )
+        self._prefix, self._suffix = _special_tokens(self._tokenizer)
+        self._pad_id = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
+        self._content_length = config.max_length - len(self._prefix) - len(self._suffix)
+        self._weights_sha256: str | None = None
+        self.counters: dict[str, int] = {
+            "texts": 0,
+            "windows": 0,
+            "multi_window_texts": 0,
+            "trimmed_spans": 0,
+            "punctuation_only_spans": 0,
+        }
+        logger.info("loaded %s on %s as %s", self.source, self.device, self.dtype)
+
+    def describe(self) -> dict[str, object]:
+        """Backend identity for the run manifest: model, weights hash and run options."""
+        if self._weights_sha256 is None:
+            self._weights_sha256 = weights_sha256(self.source)
+        return {
+            "name": self.name,
+            "model": self.source,
+            "weights_sha256": self._weights_sha256,
+            "dtype": self.dtype,
+            "device": self.device,
+            "max_length": self.config.max_length,
+            "overlap": self.config.overlap,
+            "batch_size": self.config.batch_size,
+        }
+
+    def predict(self, texts: Sequence[str]) -> list[list[Mention]]:
+        """Return the mentions of each text, in the order of ``texts``; offsets index into each text."""
+        import numpy as np
+
+        encodings = self._backend_tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        token_ids = [encoding.ids for encoding in encodings]
+        offsets = [encoding.offsets for encoding in encodings]
+        windows: list[Window] = []
+        for index, (text, text_offsets) in enumerate(zip(texts, offsets, strict=True)):
+            spans = plan_windows(text, text_offsets, self._content_length, self.config.overlap)
+            windows.extend(Window(index, start, end) for start, end in spans)
+            self.counters["multi_window_texts"] += len(spans) > 1
+        self.counters["texts"] += len(texts)
+        self.counters["windows"] += len(windows)
+
+        best = [np.full(len(ids), -1, dtype=np.int64) for ids in token_ids]
+        labels = [np.zeros(len(ids), dtype=np.int64) for ids in token_ids]
+        scores = [np.zeros(len(ids), dtype=np.float32) for ids in token_ids]
+        for window, window_labels, window_scores in self._run_windows(windows, token_ids):
+            total = len(token_ids[window.text_index])
+            centrality = _centrality(window, total)
+            chosen = centrality > best[window.text_index][window.start : window.end]
+            for array, values in (
+                (best[window.text_index], centrality),
+                (labels[window.text_index], window_labels),
+                (scores[window.text_index], window_scores),
+            ):
+                array[window.start : window.end][chosen] = values[chosen]
+        return [
+            self._mentions(text, text_offsets, text_labels, text_scores)
+            for text, text_offsets, text_labels, text_scores in zip(texts, offsets, labels, scores, strict=True)
+        ]
+
+    @property
+    def _backend_tokenizer(self) -> Any:
+        return self._tokenizer.backend_tokenizer
+
+    def _run_windows(
+        self, windows: list[Window], token_ids: list[list[int]]
+    ) -> list[tuple[Window, npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
+        """Run the model over all windows in batches; return each window's argmax labels and their probabilities."""
+        import torch
+
+        order = sorted(windows, key=lambda w: w.end - w.start) if self.config.bucket_by_length else windows
+        results = []
+        prefix, suffix = self._prefix, self._suffix
+        with torch.inference_mode():
+            for first in range(0, len(order), self.config.batch_size):
+                batch = order[first : first + self.config.batch_size]
+                width = max(w.end - w.start for w in batch) + len(prefix) + len(suffix)
+                input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
+                attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, window in enumerate(batch):
+                    ids = prefix + token_ids[window.text_index][window.start : window.end] + suffix
+                    input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+                    attention_mask[row, : len(ids)] = 1
+                logits = self._model(
+                    input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
+                ).logits
+                probabilities, best = torch.softmax(logits.float(), dim=-1).max(dim=-1)
+                probabilities_np, best_np = probabilities.cpu().numpy(), best.cpu().numpy()
+                for row, window in enumerate(batch):
+                    content = slice(len(prefix), len(prefix) + window.end - window.start)
+                    results.append((window, best_np[row, content], probabilities_np[row, content]))
+        return results
+
+    def _mentions(
+        self,
+        text: str,
+        offsets: Sequence[tuple[int, int]],
+        labels: npt.NDArray[np.int64],
+        scores: npt.NDArray[np.float32],
+    ) -> list[Mention]:
+        tags = [self._tags[label] for label in labels.tolist()]
+        mentions = []
+        for span in decode_bio(tags, offsets, scores.tolist()):
+            begin, end = trim_span(text, span.begin, span.end)
+            if begin >= end:
+                self.counters["punctuation_only_spans"] += 1
+                continue
+            self.counters["trimmed_spans"] += (begin, end) != (span.begin, span.end)
+            mentions.append(
+                Mention(span.cls, begin, end, text[begin:end], score=span.score, grounding=Grounding.MODEL_OFFSETS)
+            )
+        return mentions
+
+
+def plan_windows(
+    text: str, offsets: Sequence[tuple[int, int]], content_length: int, overlap: int
+) -> list[tuple[int, int]]:
+    """Cut a tokenization into overlapping windows of wordpiece indexes ``[start, end)`` that cover every piece.
+
+    A window holds at most ``content_length`` pieces. Cuts go, in order of preference, where a sentence ends
+    (a line break, or ``.!?;`` then white space), between words (white space), or anywhere, searching the last
+    quarter of the window; the next window starts ``overlap`` to ``2 * overlap`` pieces before the cut, on the
+    best boundary there.
+
+    Args:
+        text: The tokenized text, to see what lies between pieces.
+        offsets: Character offsets of each wordpiece.
+        content_length: The most pieces per window (the model window less its special tokens).
+        overlap: Pieces shared by neighbouring windows, at most ``content_length // 4``.
+
+    Returns:
+        Windows in text order; none for a text without pieces.
+    """
+    total = len(offsets)
+    if total == 0:
+        return []
+    windows: list[tuple[int, int]] = []
+    start = 0
+    while start + content_length < total:
+        latest = start + content_length
+        end = _best_cut(text, offsets, max(start + 1, latest - content_length // _BOUNDARY_SEARCH_SHARE), latest)
+        windows.append((start, end))
+        if overlap == 0:
+            start = end
+        else:
+            start = _best_cut(text, offsets, max(start + 1, end - 2 * overlap), max(start + 1, end - overlap))
+    windows.append((start, total))
+    return windows
+
+
+def _best_cut(text: str, offsets: Sequence[tuple[int, int]], lowest: int, highest: int) -> int:
+    """The cut index in ``[lowest, highest]`` with the best boundary; the highest such index on ties."""
+    best_index, best_rank = highest, -1
+    for index in range(highest, lowest - 1, -1):
+        rank = _boundary_rank(text, offsets, index)
+        if rank > best_rank:
+            best_index, best_rank = index, rank
+            if rank == 2:
+                break
+    return best_index
+
+
+def _boundary_rank(text: str, offsets: Sequence[tuple[int, int]], index: int) -> int:
+    """2 for a sentence boundary before piece ``index``, 1 for a word boundary, 0 inside a word."""
+    previous_end, next_begin = offsets[index - 1][1], offsets[index][0]
+    gap = text[previous_end:next_begin]
+    if "\n" in gap or (gap.strip() == "" and gap and text[previous_end - 1 : previous_end] in _SENTENCE_END):
+        return 2
+    return 1 if gap else 0
+
+
+def _centrality(window: Window, total: int) -> npt.NDArray[np.int64]:
+    """Each piece's distance to the nearest cut edge of its window; the text's own ends are no cut."""
+    import numpy as np
+
+    positions = np.arange(window.start, window.end, dtype=np.int64)
+    far = np.int64(total + 1)
+    left = positions - window.start if window.start > 0 else np.full_like(positions, far)
+    right = window.end - 1 - positions if window.end < total else np.full_like(positions, far)
+    return np.minimum(left, right)
+
+
+def trim_span(text: str, begin: int, end: int) -> tuple[int, int]:
+    """Drop white space and punctuation from both edges of ``text[begin:end]``.
+
+    A bracket stays when its partner is inside the span (``"disease (CD)"`` keeps its ``)``), unless the pair
+    encloses the whole span (``"(pain)"`` becomes ``"pain"``). The result may be empty (``begin >= end``) when
+    the span held nothing else.
+    """
+    while True:
+        while begin < end and _trimmable(text, begin, end, text[begin], first=True):
+            begin += 1
+        while begin < end and _trimmable(text, begin, end, text[end - 1], first=False):
+            end -= 1
+        opening = text[begin] if begin < end else ""
+        if opening not in _OPENING or text[end - 1] != _OPENING[opening] or end - begin < 2:
+            return begin, end
+        inner = text[begin + 1 : end - 1]
+        if opening in inner or _OPENING[opening] in inner:
+            return begin, end
+        begin, end = begin + 1, end - 1
+
+
+def _trimmable(text: str, begin: int, end: int, char: str, *, first: bool) -> bool:
+    if char.isspace():
+        return True
+    if not unicodedata.category(char).startswith("P"):
+        return False
+    if first and char in _OPENING:
+        return _OPENING[char] not in text[begin + 1 : end]
+    if not first and char in _CLOSING:
+        return _CLOSING[char] not in text[begin : end - 1]
+    return True
+
+
+def _pick_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("[E227] device='cuda' but torch sees no CUDA device. Use device='cpu' or 'auto'.")
+    return device
+
+
+def _pick_dtype(dtype: str, device: str) -> str:
+    import torch
+
+    if dtype != "auto":
+        return dtype
+    if device == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    return "bfloat16" if cpu_has_fast_bf16() else "float32"
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when the CPU has AMX tiles or AVX512-BF16, so bfloat16 matmuls beat float32 (without them, oneDNN
+    emulates bfloat16 and runs about three times slower than float32)."""
+    import torch
+
+    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(torch.cpu, probe, lambda: False)()) for probe in probes)
+
+
+def _load_pretrained(source: str, offline: bool, dtype: str, device: str) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    weights_dtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
+        model = AutoModelForTokenClassification.from_pretrained(source, local_files_only=offline, dtype=weights_dtype)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelLoadError(
+            f"[E225] Cannot load a token-classification model and tokenizer from {source}: {err}. Pass a directory "
+            "saved with save_pretrained from an AutoModelForTokenClassification and its fast tokenizer."
+        ) from err
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelLoadError(
+            f"[E226] The tokenizer of {source} is not a fast (Rust) tokenizer, so it gives no offset mapping. "
+            "Save the model with a tokenizer.json."
+        )
+    backend = tokenizer.backend_tokenizer
+    backend.no_truncation()
+    backend.no_padding()
+    model.eval()
+    if dtype == "int8":
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    return tokenizer, model.to(device)
+
+
+def _bio_tags(id2label: dict[int, str], source: str) -> list[str]:
+    """Canonical BIO tags indexed by label id; every label must be ``O`` or ``B-``/``I-`` of one of the classes."""
+    tags: list[str] = []
+    for index in range(len(id2label)):
+        label = id2label.get(index, id2label.get(str(index), ""))  # type: ignore[call-overload]
+        prefix, _, cls_name = str(label).partition("-")
+        if label == OUTSIDE:
+            tags.append(OUTSIDE)
+            continue
+        try:
+            cls = MentionClass.from_label(cls_name)
+        except ValueError:
+            cls = None
+        if prefix not in ("B", "I") or cls is None:
+            known = ", ".join(member.label for member in MentionClass)
+            raise ModelLoadError(
+                f"[E224] The model {source} has label {label!r} (id {index}); a token classifier here needs BIO "
+                f"labels O, B-X, I-X over the classes {known} in config.json's id2label. Train or relabel it."
+            )
+        tags.append(f"{prefix}-{cls.label}")
+    if OUTSIDE not in tags:
+        raise ModelLoadError(f"[E224] The model {source} has no 'O' label in config.json's id2label. Train or relabel it.")
+    return tags
+
+
+def _special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """The special token ids the tokenizer puts before and after a single sequence (``[CLS]``, ``[SEP]``)."""
+    probe = tokenizer.backend_tokenizer.encode("a", add_special_tokens=True)
+    mask = probe.special_tokens_mask
+    content = [index for index, special in enumerate(mask) if not special]
+    return list(probe.ids[: content[0]]), list(probe.ids[content[-1] + 1 :])
