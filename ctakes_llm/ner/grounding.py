@@ -68,12 +68,15 @@ class GroundingConfig:
         fuzzy: try fuzzy matching over token windows after normalized matching.
         fuzzy_threshold: minimum similarity ratio (0-1] for a fuzzy match.
         fuzzy_min_chars: proposals shorter than this (after normalization) are never fuzzy-matched.
+        all_occurrences: ground each proposal onto every free occurrence at the first level that finds one,
+            instead of one occurrence per proposal; for models that list each string once (zero-shot UniversalNER).
     """
 
     normalized: bool = True
     fuzzy: bool = True
     fuzzy_threshold: float = 0.88
     fuzzy_min_chars: int = 4
+    all_occurrences: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.fuzzy_threshold <= 1.0:
@@ -199,32 +202,32 @@ class Grounder:
                 continue
             spans = taken.setdefault(proposal.cls, [])
             found_any = False
-            chosen: tuple[int, int, Grounding] | None = None
+            chosen: list[tuple[int, int]] = []
+            level = Grounding.EXACT
             for level, candidates in self._levels(said):
                 free = [span for span in candidates if not any(span[0] < e and b < span[1] for b, e in spans)]
                 found_any = found_any or bool(candidates)
                 if free:
-                    begin, end = _nearest(free, proposal.hint)
-                    chosen = (begin, end, level)
+                    chosen = _non_overlapping(free) if self.config.all_occurrences else [_nearest(free, proposal.hint)]
                     break
-            if chosen is None:
+            if not chosen:
                 if found_any:
                     duplicates += 1
                 else:
                     ungrounded.append(proposal)
                     logger.info("[E307] ungrounded %s mention %r: not found in the text", proposal.cls.label, said)
                 continue
-            begin, end, level = chosen
-            spans.append((begin, end))
-            mention = Mention(
-                proposal.cls,
-                begin,
-                end,
-                self.text[begin:end],
-                attributes=dict(proposal.attributes),
-                grounding=level,
-            )
-            grounded.append((proposal, mention))
+            for begin, end in chosen:
+                spans.append((begin, end))
+                mention = Mention(
+                    proposal.cls,
+                    begin,
+                    end,
+                    self.text[begin:end],
+                    attributes=dict(proposal.attributes),
+                    grounding=level,
+                )
+                grounded.append((proposal, mention))
         kept, overlaps = _resolve_pairs(grounded)
         return GroundingResult(kept, ungrounded, duplicates, overlaps)
 
@@ -291,6 +294,15 @@ def _nearest(spans: Sequence[tuple[int, int]], hint: int | None) -> tuple[int, i
     if hint is None:
         return ordered[0]
     return min(ordered, key=lambda span: abs(span[0] - hint))
+
+
+def _non_overlapping(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans in text order, leaving out each one that overlaps an earlier kept one."""
+    kept: list[tuple[int, int]] = []
+    for begin, end in sorted(spans):
+        if not kept or begin >= kept[-1][1]:
+            kept.append((begin, end))
+    return kept
 
 
 def resolve_overlaps(mentions: Iterable[Mention]) -> tuple[list[Mention], int]:
