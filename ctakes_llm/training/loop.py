@@ -1,0 +1,189 @@
+"""The training loop: seeded, resumable from periodic checkpoints, logged, dev-selected."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from ctakes_llm.cas.atomic import atomic_open, atomic_write
+from ctakes_llm.ner.bio import BIO_LABELS
+from ctakes_llm.training.config import PRIMARY_CORPUS, EpochScore, TrainConfig, TrainResult
+from ctakes_llm.training.data import LabelledWindow, label_windows, load_corpus
+from ctakes_llm.training.model_io import default_base_model, load_student, save_model
+from ctakes_llm.training.predict import micro_f1, predict_spans
+
+logger = logging.getLogger("ctakes_llm.training")
+
+CHECKPOINT = "checkpoint.pt"
+BEST = "best"
+_MASKED_LOGIT = -1e4
+
+
+def train_student(config: TrainConfig) -> TrainResult:
+    """Fine-tune a token-classification student on the MACCROBAT train split (plus optional extra corpora).
+
+    The dev split picks the best epoch; the test split is never read. Progress goes to ``train.log`` and
+    ``metrics.jsonl`` in ``config.output_dir``; a checkpoint is written every ``config.checkpoint_every`` steps and
+    after each epoch, and a rerun with ``resume=True`` continues from it with the same data order.
+    """
+    import torch
+
+    torch.set_num_threads(config.threads)
+    config.output_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(config.output_dir / "train.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        return _train(config, torch)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def partial_label_loss(logits: Any, allowed: Any, weights: Any) -> Any:
+    """Mean over scored tokens of ``-log P(label in allowed set)``, each token weighted by its window's weight.
+
+    Args:
+        logits: ``[batch, length, labels]`` float tensor.
+        allowed: ``[batch, length, labels]`` bool tensor; rows with no allowed label are not scored.
+        weights: ``[batch]`` float tensor.
+    """
+    import torch
+
+    scored = allowed.any(-1)
+    log_total = torch.logsumexp(logits, -1)
+    log_allowed = torch.logsumexp(logits.masked_fill(~allowed, _MASKED_LOGIT), -1)
+    per_token = torch.where(scored, log_total - log_allowed, torch.zeros_like(log_total))
+    token_weights = weights[:, None] * scored
+    return (per_token * token_weights).sum() / token_weights.sum().clamp(min=1e-9)
+
+
+def _train(config: TrainConfig, torch: Any) -> TrainResult:
+    started = time.monotonic()
+    torch.manual_seed(config.seed)
+    base = config.base_model or default_base_model()
+    model, tokenizer = load_student(base)
+    train_docs, label_map = load_corpus(config.data_dir, PRIMARY_CORPUS, "train")
+    dev_docs, _ = load_corpus(config.data_dir, PRIMARY_CORPUS, "dev")
+    windows = label_windows(train_docs, label_map, tokenizer, config.max_wordpieces)
+    logger.info("base %s; %s train: %d docs, %d windows", base, PRIMARY_CORPUS, len(train_docs), len(windows))
+    for corpus in config.extra_corpora:
+        docs, extra_map = load_corpus(config.data_dir, corpus, "train")
+        extra = label_windows(docs, extra_map, tokenizer, config.max_wordpieces, config.extra_weight)
+        logger.info("%s train: %d docs, %d windows (weight %s)", corpus, len(docs), len(extra), config.extra_weight)
+        windows.extend(extra)
+
+    steps_per_epoch = math.ceil(len(windows) / config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    stop_at = total_steps if config.max_steps is None else min(total_steps, config.max_steps)
+    optimizer, scheduler = _optimizer(model, config, total_steps, torch)
+    state = {"step": 0, "epoch": 0, "batch": 0, "best_f1": -1.0, "best_epoch": 0, "history": []}
+    checkpoint_path = config.output_dir / CHECKPOINT
+    if config.resume and checkpoint_path.is_file():
+        saved = torch.load(checkpoint_path, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["rng"])
+        state = saved["state"]
+        logger.info("resumed from %s at step %d (epoch %d, batch %d)", checkpoint_path, state["step"],
+                    state["epoch"] + 1, state["batch"])
+    logger.info("config %s; %d steps (%d per epoch)", json.dumps(asdict(config), default=str), total_steps,
+                steps_per_epoch)
+
+    def checkpoint() -> None:
+        payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                   "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "state": state}
+        with atomic_open(checkpoint_path, "wb", encoding=None) as handle:
+            torch.save(payload, handle)
+
+    while state["epoch"] < config.epochs and state["step"] < stop_at:
+        epoch = state["epoch"]
+        order = torch.randperm(len(windows), generator=torch.Generator().manual_seed(config.seed * 1000 + epoch))
+        model.train()
+        running = 0.0
+        for batch_index in range(state["batch"], steps_per_epoch):
+            rows = [windows[i] for i in order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size]]
+            loss = partial_label_loss(*_forward_inputs(model, rows, torch))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state["step"] += 1
+            state["batch"] = batch_index + 1
+            running += loss.item()
+            if state["step"] % 10 == 0:
+                logger.info("epoch %d step %d/%d loss %.4f lr %.2e %.0fs", epoch + 1, state["step"], total_steps,
+                            loss.item(), scheduler.get_last_lr()[0], time.monotonic() - started)
+            if state["step"] % config.checkpoint_every == 0:
+                checkpoint()
+            if state["step"] >= stop_at:
+                break
+        if state["batch"] < steps_per_epoch:
+            checkpoint()
+            logger.info("stopped at step %d (max_steps); rerun with resume to continue", state["step"])
+            break
+        strict, lenient = micro_f1(dev_docs, predict_spans(model, tokenizer, [d.text for d in dev_docs],
+                                                          config.max_wordpieces))
+        score = EpochScore(epoch + 1, state["step"], strict, lenient, running / max(1, state["batch"]))
+        state["history"].append(asdict(score))
+        logger.info("epoch %d dev strict F1 %.4f lenient F1 %.4f", epoch + 1, strict, lenient)
+        with (config.output_dir / "metrics.jsonl").open("a", encoding="utf-8") as metrics:
+            metrics.write(json.dumps(asdict(score)) + "\n")
+        if strict > state["best_f1"]:
+            state["best_f1"], state["best_epoch"] = strict, epoch + 1
+            save_model(model, tokenizer, config.output_dir / BEST, config.save_dtype)
+            logger.info("new best model saved to %s", config.output_dir / BEST)
+        state["epoch"], state["batch"] = epoch + 1, 0
+        checkpoint()
+    result = TrainResult(
+        best_model_dir=config.output_dir / BEST,
+        best_epoch=state["best_epoch"],
+        best_dev_strict_f1=state["best_f1"],
+        history=tuple(EpochScore(**entry) for entry in state["history"]),
+        steps=state["step"],
+    )
+    atomic_write(config.output_dir / "result.json", json.dumps(asdict(result), default=str, indent=2) + "\n")
+    logger.info("done in %.0fs: best epoch %d, dev strict F1 %.4f", time.monotonic() - started,
+                result.best_epoch, result.best_dev_strict_f1)
+    return result
+
+
+def _optimizer(model: Any, config: TrainConfig, total_steps: int, torch: Any) -> tuple[Any, Any]:
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(parameter)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.learning_rate,
+    )
+    warmup = max(1, int(total_steps * config.warmup_ratio))
+
+    def schedule(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+
+def _forward_inputs(model: Any, rows: Sequence[LabelledWindow], torch: Any) -> tuple[Any, Any, Any]:
+    width = max(len(row.input_ids) for row in rows)
+    ids = torch.zeros((len(rows), width), dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    masks = torch.zeros((len(rows), width), dtype=torch.long)
+    for index, row in enumerate(rows):
+        ids[index, : len(row.input_ids)] = torch.tensor(row.input_ids)
+        attention[index, : len(row.input_ids)] = 1
+        masks[index, : len(row.allowed)] = torch.tensor(row.allowed)
+    allowed = ((masks[..., None] >> torch.arange(len(BIO_LABELS))) & 1).bool()
+    weights = torch.tensor([row.weight for row in rows], dtype=torch.float)
+    logits = model(input_ids=ids, attention_mask=attention).logits
+    return logits, allowed, weights
