@@ -290,25 +290,16 @@ def extend_typesystem(base: TypeSystem, additions: Iterable[TypeDef]) -> TypeSys
     extended = _copy(base)
     current = ""
     try:
-        for type_def in additions:
-            current = type_def.name
-            if not extended.contains_type(type_def.name):
-                extended.create_type(type_def.name, type_def.supertype, type_def.description)
-        for type_def in additions:
-            current = type_def.name
-            target = extended.get_type(type_def.name)
-            present = {f.name for f in target.all_features}
-            for feature in type_def.features:
-                if feature.name in present or f"{feature.name}_" in present:
-                    continue
-                extended.create_feature(
-                    target,
-                    feature.name,
-                    feature.range_type,
-                    elementType=feature.element_type,
-                    description=feature.description,
-                    multipleReferencesAllowed=feature.multiple_references_allowed,
-                )
+        with warnings.catch_warnings():
+            # cassis renames features called ``self`` / ``type`` (Python names) and warns; its XMI reader maps them
+            warnings.filterwarnings("ignore", message=r".*reserved name in Python.*")
+            for type_def in additions:
+                current = type_def.name
+                if not extended.contains_type(type_def.name):
+                    extended.create_type(type_def.name, type_def.supertype, type_def.description)
+            for type_def in additions:
+                current = type_def.name
+                _add_features(extended, type_def)
     except (ValueError, KeyError, TypeNotFoundError) as err:
         raise TypeSystemError(
             f"[E104] cannot add type {current!r} to type system {typesystem_label(base)!r}: {err}"
@@ -318,6 +309,22 @@ def extend_typesystem(base: TypeSystem, additions: Iterable[TypeDef]) -> TypeSys
     if len(_EXTENDED) > _EXTENDED_MAX:
         _EXTENDED.popitem(last=False)
     return extended
+
+
+def _add_features(ts: TypeSystem, type_def: TypeDef) -> None:
+    target = ts.get_type(type_def.name)
+    present = {f.name for f in target.all_features}
+    for feature in type_def.features:
+        if feature.name in present or f"{feature.name}_" in present:
+            continue
+        ts.create_feature(
+            target,
+            feature.name,
+            feature.range_type,
+            elementType=feature.element_type,
+            description=feature.description,
+            multipleReferencesAllowed=feature.multiple_references_allowed,
+        )
 
 
 def _copy(base: TypeSystem) -> TypeSystem:

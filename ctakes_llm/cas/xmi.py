@@ -6,8 +6,10 @@ release's definition. Types no cTAKES release declares (custom types of other pi
 definition inferred from the XMI: an ``Annotation`` when they carry ``sofa``/``begin``/``end``, features that hold
 xmi ids as references (several ids: an ``FSArray``), child-element features as ``StringArray``, ``true``/``false``
 as ``Boolean``, canonical integers as ``Integer``/``Long``, anything else as ``String`` so that its text survives
-byte for byte. A feature no cTAKES release declares on a cTAKES type is refused: it means the file was edited or
-written with another type system, which the user can then pass as a path.
+byte for byte (an integer feature whose every value happens to be an xmi id is taken for a reference; its text
+survives either way, as xmi ids are kept). A feature that no cTAKES release declares on a type that the type
+system or a cTAKES release does declare is refused (``pText`` on ``UmlsConcept``): the file was edited or written
+with another type system, which the user can then pass as a path.
 
 The extended type system is a copy; the loaded one is never changed. Writing keeps every feature structure of the
 CAS (cassis keeps xmi ids) and converts offsets to UTF-16 code units, as Java UIMA expects.
@@ -382,7 +384,7 @@ def _infer_feature(name: str, values: list[str], as_children: bool, ids: set[int
     if as_children:
         return FeatureDef(name, "uima.cas.StringArray", multiple_references_allowed=False)
     tokens = [value.split() for value in values]
-    if any(tokens) and all(all(t.isascii() and t.isdigit() and int(t) in ids for t in ts) for ts in tokens):
+    if any(tokens) and all(all(_is_canonical_int(t) and int(t) in ids for t in ts) for ts in tokens):
         if all(len(ts) == 1 for ts in tokens):
             return FeatureDef(name, _TOP)
         return FeatureDef(name, "uima.cas.FSArray", multiple_references_allowed=False)
