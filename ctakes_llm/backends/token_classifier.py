@@ -419,7 +419,7 @@ def _load_pretrained(source: str, offline: bool, dtype: str, device: str) -> tup
     backend.no_padding()
     model.eval()
     if dtype == "int8":
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
     return tokenizer, model.to(device)
 
 
@@ -444,7 +444,9 @@ def _bio_tags(id2label: dict[int, str], source: str) -> list[str]:
             )
         tags.append(f"{prefix}-{cls.label}")
     if OUTSIDE not in tags:
-        raise ModelLoadError(f"[E224] The model {source} has no 'O' label in config.json's id2label. Train or relabel it.")
+        raise ModelLoadError(
+            f"[E224] The model {source} has no 'O' label in config.json's id2label. Train or relabel it."
+        )
     return tags
 
 

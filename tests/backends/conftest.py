@@ -68,7 +68,7 @@ def _bert_config(vocab_size: int, hidden_size: int, heads: int) -> object:
     return BertConfig(
         vocab_size=vocab_size,
         hidden_size=hidden_size,
-        num_hidden_layers=1 if hidden_size > 64 else 2,
+        num_hidden_layers=2,
         num_attention_heads=heads,
         intermediate_size=hidden_size * 2,
         max_position_embeddings=512,
@@ -94,8 +94,9 @@ def tiny_token_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def keyword_token_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A BERT token classifier that tags each wordpiece by its identity alone (see KEYWORD_TAGS), else ``O``.
 
-    Word embeddings are one-hot rows, position and segment embeddings zero, and every layer adds nothing to
-    the residual stream, so each wordpiece's hidden state is the normalized one-hot vector of its own id.
+    Each keyword's word embedding is its own one-hot row, every other embedding (word, position, segment) is
+    zero, and every layer adds nothing to the residual stream, so a wordpiece's hidden state is the normalized
+    one-hot vector of its keyword, or zero.
     """
     import torch
     from transformers import AutoTokenizer, BertForTokenClassification
@@ -103,16 +104,17 @@ def keyword_token_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("keyword_token_model")
     vocab_size = _train_tokenizer(directory)
     vocab = AutoTokenizer.from_pretrained(directory, local_files_only=True).get_vocab()
-    model = BertForTokenClassification(_bert_config(vocab_size, hidden_size=vocab_size, heads=1))
+    hidden_size = 16
+    model = BertForTokenClassification(_bert_config(vocab_size, hidden_size=hidden_size, heads=1))
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.zero_()
-        model.bert.embeddings.word_embeddings.weight.copy_(torch.eye(vocab_size))
         for name, parameter in model.named_parameters():
             if "LayerNorm.weight" in name:
                 parameter.fill_(1.0)
         model.classifier.bias[LABEL_TO_ID["O"]] = 5.0
-        for keyword, tag in KEYWORD_TAGS.items():
-            model.classifier.weight[LABEL_TO_ID[tag], vocab[keyword]] = 1.0
+        for dimension, (keyword, tag) in enumerate(KEYWORD_TAGS.items()):
+            model.bert.embeddings.word_embeddings.weight[vocab[keyword], dimension] = 1.0
+            model.classifier.weight[LABEL_TO_ID[tag], dimension] = 3.0
     model.save_pretrained(directory)
     return directory

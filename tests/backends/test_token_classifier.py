@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -132,7 +133,7 @@ def test_token_classifier_batching_does_not_change_results(random_backend: Token
     alone = [random_backend.predict([text])[0] for text in texts]
     strip = [[(m.cls, m.begin, m.end) for m in mentions] for mentions in together]
     assert strip == [[(m.cls, m.begin, m.end) for m in mentions] for mentions in alone]
-    for a, b in zip(sum(together, []), sum(alone, []), strict=True):
+    for a, b in zip(itertools.chain(*together), itertools.chain(*alone), strict=True):
         assert a.score == pytest.approx(b.score, abs=1e-4)
 
 
@@ -152,9 +153,13 @@ def test_token_classifier_auto_dtype_is_float32_without_fast_bf16(
     import ctakes_llm.backends.token_classifier as module
 
     monkeypatch.setattr(module, "cpu_has_fast_bf16", lambda: False)
-    assert TokenClassifierBackend(TokenClassifierConfig(model=str(keyword_token_model), device="cpu")).dtype == "float32"
+    assert (
+        TokenClassifierBackend(TokenClassifierConfig(model=str(keyword_token_model), device="cpu")).dtype == "float32"
+    )
     monkeypatch.setattr(module, "cpu_has_fast_bf16", lambda: True)
-    assert TokenClassifierBackend(TokenClassifierConfig(model=str(keyword_token_model), device="cpu")).dtype == "bfloat16"
+    assert (
+        TokenClassifierBackend(TokenClassifierConfig(model=str(keyword_token_model), device="cpu")).dtype == "bfloat16"
+    )
 
 
 def test_token_classifier_describe_names_model_and_weights(keyword_backend: TokenClassifierBackend) -> None:
@@ -222,7 +227,7 @@ def test_plan_windows_covers_every_piece_within_the_limit() -> None:
     offsets = [(i * 5, i * 5 + 4) for i in range(100)]
     windows = plan_windows(text, offsets, content_length=20, overlap=5)
     assert windows[0][0] == 0 and windows[-1][1] == 100
-    for (start, end), (next_start, next_end) in zip(windows, windows[1:], strict=False):
+    for (start, end), (next_start, next_end) in itertools.pairwise(windows):
         assert end - start <= 20 and next_end - next_start <= 20
         assert end - 10 <= next_start <= end - 5, "neighbours share overlap to 2 * overlap pieces"
     assert plan_windows("", [], content_length=20, overlap=5) == []
