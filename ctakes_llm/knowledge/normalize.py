@@ -1,4 +1,4 @@
-"""String normalization for term lookup: exact, normalized (a light LVG-style ``norm``) and trigram keys.
+"""Normalization: term keys for lookup (exact, a light LVG-style ``norm``, trigrams), and mentions to concepts.
 
 ``normalize_term`` is close to the UMLS ``norm`` program in spirit: lower case, accents and punctuation removed,
 a few stop words dropped, simple plurals made singular, words sorted. So "Pains, Chest" and "chest pain" share a
@@ -9,6 +9,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from ctakes_llm.errors import ConfigError
+from ctakes_llm.knowledge.tui_groups import mention_class
+from ctakes_llm.ner.mention import Concept, Mention
+
+if TYPE_CHECKING:  # index.py imports this module's string functions
+    from ctakes_llm.knowledge.index import KnowledgeIndex
 
 #: Words that do not change which concept a term names.
 STOP_WORDS = frozenset({"a", "an", "the", "of", "nos", "in", "on", "with", "to", "for", "by", "at", "or"})
@@ -55,3 +65,39 @@ def dice(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     return 2 * len(a & b) / (len(a) + len(b))
+
+
+@dataclass(frozen=True)
+class ConceptConfig:
+    """How mentions are normalized to concepts.
+
+    Attributes:
+        match_class: When some of the concepts found have a semantic type of the mention's class (by cTAKES's
+            TUI groups), keep only those; concepts without a TUI (HPO terms) always stay.
+        min_score: Concepts scored below this are left out (exact 1.0, normalized 0.9, fuzzy below 0.8).
+    """
+
+    match_class: bool = True
+    min_score: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ConfigError(f"[E577] ConceptConfig.min_score={self.min_score} must be in [0, 1]")
+
+
+def concepts_for(index: KnowledgeIndex, mention: Mention, config: ConceptConfig | None = None) -> tuple[Concept, ...]:
+    """The index's concepts for a mention's text, filtered by score and (optionally) by mention class."""
+    config = config or ConceptConfig()
+    found = [c for c in index.lookup(mention.text) if (c.score or 0.0) >= config.min_score]
+    if config.match_class:
+        same = [c for c in found if c.tui is None or mention_class(c.tui) is mention.cls]
+        if any(c.tui is not None for c in same):
+            found = same
+    return tuple(found)
+
+
+def normalize_mentions(
+    index: KnowledgeIndex, mentions: Iterable[Mention], config: ConceptConfig | None = None
+) -> list[Mention]:
+    """Mentions with ``concepts`` filled from the index; mentions that already have concepts are kept as they are."""
+    return [m if m.concepts else replace(m, concepts=concepts_for(index, m, config)) for m in mentions]

@@ -1,0 +1,107 @@
+"""The concept annotator: fills ``ontologyConceptArr`` of mentions that have none, from the knowledge index.
+
+Mentions that already carry concepts (cTAKES's dictionary lookup, an earlier step) are left alone. The lookup is
+text-only (:func:`ctakes_llm.knowledge.normalize.concepts_for`); writing goes through :func:`set_concepts`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import ClassVar
+
+from cassis import Cas
+from cassis.typesystem import FeatureStructure
+
+from ctakes_llm.cas.ctakes_types import (
+    F_CODE,
+    F_CODING_SCHEME,
+    F_CUI,
+    F_ONTOLOGY_CONCEPT_ARR,
+    F_PREFERRED_TEXT,
+    F_SCORE,
+    F_TUI,
+    MENTION_TYPE_BY_CLASS,
+    ONTOLOGY_CONCEPT,
+    UMLS_CONCEPT,
+)
+from ctakes_llm.cas.mentions import FS_ARRAY, mention_class_of
+from ctakes_llm.knowledge.index import KnowledgeIndex
+from ctakes_llm.knowledge.normalize import ConceptConfig, concepts_for
+from ctakes_llm.ner.mention import Concept, Grounding, Mention
+
+logger = logging.getLogger(__name__)
+
+
+class ConceptAnnotator:
+    """Adds ``UmlsConcept``s (or ``OntologyConcept``s, for codes without a CUI) to mentions without concepts.
+
+    Args:
+        index: An open knowledge index.
+        config: Filtering options.
+    """
+
+    requires: ClassVar[tuple[str, ...]] = ()
+    produces: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, index: KnowledgeIndex, config: ConceptConfig | None = None) -> None:
+        self.index = index
+        self.config = config or ConceptConfig()
+        self.counters: Counter[str] = Counter()
+        self._cache: dict[tuple[str, str], tuple[Concept, ...]] = {}
+
+    def process(self, cas: Cas) -> None:
+        """Fill the concepts of every mention of the CAS that has none."""
+        text = cas.sofa_string or ""
+        seen: set[int] = set()
+        for type_name in MENTION_TYPE_BY_CLASS.values():
+            if not cas.typesystem.contains_type(type_name):
+                continue
+            for fs in cas.select(type_name):
+                if id(fs) in seen:
+                    continue
+                seen.add(id(fs))
+                self._fill(cas, text, fs)
+
+    def _fill(self, cas: Cas, text: str, fs: FeatureStructure) -> None:
+        existing = fs.get(F_ONTOLOGY_CONCEPT_ARR)
+        cls = mention_class_of(fs)
+        if (existing is not None and existing.elements) or cls is None or fs.begin >= fs.end:
+            self.counters["kept_upstream"] += 1
+            return
+        mention = Mention(cls, fs.begin, fs.end, text[fs.begin : fs.end], grounding=Grounding.MODEL_OFFSETS)
+        key = (cls.name, mention.text)
+        if key not in self._cache:
+            self._cache[key] = concepts_for(self.index, mention, self.config)
+        concepts = self._cache[key]
+        if concepts:
+            set_concepts(cas, fs, concepts)
+            self.counters["with_concepts"] += 1
+        else:
+            self.counters["without_concepts"] += 1
+
+    def describe(self) -> dict[str, object]:
+        """Index path, sources and running counts, for the run manifest."""
+        return {"index": str(self.index.path), "sources": sorted(self.index.sources()), "counts": dict(self.counters)}
+
+
+def set_concepts(cas: Cas, fs: FeatureStructure, concepts: tuple[Concept, ...]) -> None:
+    """Set a mention's ``ontologyConceptArr`` to new concepts (not indexed, as cTAKES does).
+
+    ``cas/mentions.py`` writes concepts only when it creates a mention; this is the same encoding for a mention
+    that already exists: a ``UmlsConcept`` per concept with a CUI, a plain ``OntologyConcept`` otherwise.
+    """
+    umls_type = cas.typesystem.get_type(UMLS_CONCEPT)
+    ontology_type = cas.typesystem.get_type(ONTOLOGY_CONCEPT)
+    elements = []
+    for concept in concepts:
+        features: dict[str, object] = {
+            F_CODE: concept.code,
+            F_CODING_SCHEME: concept.coding_scheme,
+            F_SCORE: concept.score,
+        }
+        if concept.cui:
+            features |= {F_CUI: concept.cui, F_TUI: concept.tui, F_PREFERRED_TEXT: concept.preferred_text}
+        kind = umls_type if concept.cui else ontology_type
+        elements.append(kind(**{name: value for name, value in features.items() if value is not None}))
+    fs.set(F_ONTOLOGY_CONCEPT_ARR, cas.typesystem.get_type(FS_ARRAY)(elements=elements))
