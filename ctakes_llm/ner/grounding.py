@@ -16,8 +16,9 @@ occurrence wins; the mention records the level as its :class:`~ctakes_llm.ner.me
 Exact and normalized matches must respect word boundaries (``pain`` is not found inside ``painful``).
 Repeated proposals of one class take successive occurrences in order of appearance (or, when the output format
 gives a position hint, the free occurrence nearest the hint). An occurrence overlapping a span already given to a
-mention of the same class is not free; a proposal that only finds such occurrences is a *duplicate*. A proposal
-found nowhere is *ungrounded*. Both are counted and returned, never dropped silently, and nothing is invented.
+mention of the same class is not free; when a proposal finds no free occurrence it takes an overlapping one (left
+to overlap resolution), and when it finds only spans already given to it, it is a *duplicate*. A proposal found
+nowhere is *ungrounded*. Both are counted and returned, never dropped silently, and nothing is invented.
 Finally, overlapping mentions of the same class are resolved by :func:`resolve_overlaps` (longest wins).
 """
 
@@ -204,12 +205,20 @@ class Grounder:
             found_any = False
             chosen: list[tuple[int, int]] = []
             level = Grounding.EXACT
+            contested: tuple[Grounding, tuple[int, int]] | None = None
             for level, candidates in self._levels(said):
                 free = [span for span in candidates if not any(span[0] < e and b < span[1] for b, e in spans)]
                 found_any = found_any or bool(candidates)
                 if free:
                     chosen = _non_overlapping(free) if self.config.all_occurrences else [_nearest(free, proposal.hint)]
                     break
+                overlapping = [span for span in candidates if span not in spans]
+                if contested is None and overlapping:
+                    contested = (level, _nearest(overlapping, proposal.hint))
+            if not chosen and contested is not None:
+                # Only spans overlapping (not equal to) a same-class mention: let overlap resolution pick one.
+                level, span = contested
+                chosen = [span]
             if not chosen:
                 if found_any:
                     duplicates += 1
