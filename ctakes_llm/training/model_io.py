@@ -77,3 +77,19 @@ def save_model(model: Any, tokenizer: Any, folder: Path, dtype: str = "float32")
         folder.rename(old)
     staging.rename(folder)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def export_student(model_dir: Path, destination: Path, dtype: str = "bfloat16") -> None:
+    """Copy a trained model folder to ``destination`` with its weights cast to ``dtype`` (for shipping).
+
+    Raises:
+        ModelLoadError: ``model_dir`` is not a loadable token-classification model.
+    """
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"[E541] cannot load the trained model in {model_dir} ({exc}); give a run's best/ folder") from exc
+    save_model(model, tokenizer, destination, dtype)
