@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ctakes_llm.backends.model_source import default_model_dir, resolve_model, weights_sha256
@@ -99,24 +99,34 @@ class Window:
     end: int
 
 
-def load(model: str | None, config: TokenClassifierConfig | None = None) -> TokenClassifierBackend:
+def load(model: str | None, config: TokenClassifierConfig | Mapping[str, Any] | None = None) -> TokenClassifierBackend:
     """Registry entry point: build a token-classifier backend.
 
     Args:
         model: A model directory or hub id; overrides ``config.model``. None keeps ``config.model`` (and None
             there means the shipped default student).
-        config: Run options; None means the defaults.
+        config: Run options, as a config or as a mapping of its field names (what pipeline files and the CLI
+            pass, e.g. ``{"offline": True, "batch_size": 16}``); None means the defaults.
 
     Raises:
-        ConfigError: ``config`` is not a TokenClassifierConfig.
+        ConfigError: ``config`` is neither, or names fields that TokenClassifierConfig lacks.
         ModelLoadError: the model cannot be found or loaded, or its labels are not BIO over the five classes.
     """
     if config is None:
         config = TokenClassifierConfig()
+    elif isinstance(config, Mapping):
+        known = {item.name for item in fields(TokenClassifierConfig)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ConfigError(
+                f"[E229] The token backend has no option {', '.join(map(repr, unknown))}. "
+                f"Its options are: {', '.join(sorted(known))}."
+            )
+        config = TokenClassifierConfig(**config)
     if not isinstance(config, TokenClassifierConfig):
         raise ConfigError(
-            f"[E228] The token backend needs a TokenClassifierConfig, got {type(config).__name__}. "
-            "Build one with ctakes_llm.backends.token_classifier.TokenClassifierConfig."
+            f"[E228] The token backend needs a TokenClassifierConfig or a mapping of its options, got "
+            f"{type(config).__name__}. Build one with ctakes_llm.backends.token_classifier.TokenClassifierConfig."
         )
     if model is not None:
         config = replace(config, model=model)

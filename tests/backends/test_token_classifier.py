@@ -188,7 +188,14 @@ def test_token_classifier_config_rejects_bad_values(options: dict[str, object]) 
 
 def test_token_classifier_load_rejects_foreign_config() -> None:
     with pytest.raises(ConfigError, match="E228"):
-        load("somewhere", {"batch_size": 8})  # type: ignore[arg-type]
+        load("somewhere", ["batch_size", 8])  # type: ignore[arg-type]
+
+
+def test_token_classifier_load_takes_options_as_a_mapping(keyword_token_model: Path) -> None:
+    backend = load(str(keyword_token_model), {"offline": True, "batch_size": 3, "max_length": 128})
+    assert backend.config == TokenClassifierConfig(model=str(keyword_token_model), batch_size=3, max_length=128)
+    with pytest.raises(ConfigError, match=r"E229.*'prompt_format'.*batch_size"):
+        load(str(keyword_token_model), {"prompt_format": "multi_span"})
 
 
 def test_token_classifier_rejects_window_beyond_positions(keyword_token_model: Path) -> None:
