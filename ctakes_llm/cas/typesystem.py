@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import warnings
 import weakref
 from collections import OrderedDict
@@ -166,33 +167,63 @@ def _load_bundled(canonical: str) -> TypeSystem:
 
 @functools.lru_cache(maxsize=16)
 def _load_path(path: Path, mtime_ns: int) -> TypeSystem:  # mtime_ns is part of the cache key
+    root = _descriptor_with_imports(path, set())
+    ts = _parse(etree.tostring(root), str(path))
+    _LABELS[ts] = str(path)
+    return ts
+
+
+def _read_descriptor(path: Path) -> etree._Element:
     try:
         data = path.read_bytes()
     except OSError as err:
         raise TypeSystemError(f"[E102] cannot read type system descriptor {str(path)!r}: {err.strerror}") from err
-    ts = _parse(data, str(path))
-    _LABELS[ts] = str(path)
-    return ts
+    try:
+        root = etree.fromstring(data)
+    except etree.XMLSyntaxError as err:
+        raise TypeSystemError(f"[E103] type system descriptor {str(path)!r} is not well-formed XML: {err}") from err
+    if root.tag != f"{_UIMA_NS}typeSystemDescription":
+        raise TypeSystemError(
+            f"[E103] {str(path)!r} is not a UIMA type system descriptor (root element "
+            f"<{etree.QName(root).localname}>, expected <typeSystemDescription>). Pass a cTAKES TypeSystem.xml."
+        )
+    return root
+
+
+def _descriptor_with_imports(path: Path, seen: set[Path]) -> etree._Element:
+    """The descriptor at ``path`` with the types of its ``<import location=...>`` descriptors copied in."""
+    seen.add(path)
+    root = _read_descriptor(path)
+    types = root.find(f"{_UIMA_NS}types")
+    if types is None:
+        types = etree.SubElement(root, f"{_UIMA_NS}types")
+    for imported in root.iterfind(f"{_UIMA_NS}imports/{_UIMA_NS}import"):
+        location = imported.get("location")
+        if location is None:
+            logger.warning(
+                "[E113] %s imports %r by name, which is not followed: use <import location=...> instead",
+                path,
+                imported.get("name"),
+            )
+            continue
+        target = (path.parent / location).resolve()
+        if target not in seen:
+            types.extend(_descriptor_with_imports(target, seen).iterfind(f"{_UIMA_NS}types/{_UIMA_NS}typeDescription"))
+    return root
 
 
 def _parse(data: bytes, source: str) -> TypeSystem:
     """Parse descriptor bytes with cassis, quieting its duplicate-feature warnings."""
     try:
-        root = etree.fromstring(data)
-    except etree.XMLSyntaxError as err:
-        raise TypeSystemError(f"[E103] type system descriptor {source!r} is not well-formed XML: {err}") from err
-    if root.tag != f"{_UIMA_NS}typeSystemDescription":
-        raise TypeSystemError(
-            f"[E103] {source!r} is not a UIMA type system descriptor (root element <{etree.QName(root).localname}>, "
-            "expected <typeSystemDescription>). Pass a cTAKES TypeSystem.xml."
-        )
-    if root.find(f"{_UIMA_NS}imports/{_UIMA_NS}import") is not None:
-        logger.warning("[E103] %s has <imports>; they are not followed, only its own types are loaded", source)
-    try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_DUPLICATE_WARNING)
             return cassis_load_typesystem(data.decode("utf-8"))
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+    except KeyError as err:
+        raise TypeSystemError(
+            f"[E103] type system descriptor {source!r} is invalid: type {err} is used but not declared. "
+            "Add the descriptor that declares it as <import location=...>."
+        ) from err
+    except (ValueError, TypeError, UnicodeDecodeError, etree.XMLSyntaxError) as err:
         raise TypeSystemError(f"[E103] type system descriptor {source!r} is invalid: {err}") from err
 
 
@@ -268,6 +299,7 @@ def _text(elem: etree._Element, tag: str) -> str:
 
 _EXTENDED: OrderedDict[tuple[int, tuple[TypeDef, ...]], tuple[TypeSystem, TypeSystem]] = OrderedDict()
 _EXTENDED_MAX = 32
+_EXTENDED_LOCK = threading.Lock()
 
 
 def extend_typesystem(base: TypeSystem, additions: Iterable[TypeDef]) -> TypeSystem:
@@ -283,10 +315,11 @@ def extend_typesystem(base: TypeSystem, additions: Iterable[TypeDef]) -> TypeSys
     """
     additions = tuple(additions)
     key = (id(base), additions)
-    cached = _EXTENDED.get(key)
-    if cached is not None and cached[0] is base:
-        _EXTENDED.move_to_end(key)
-        return cached[1]
+    with _EXTENDED_LOCK:
+        cached = _EXTENDED.get(key)
+        if cached is not None and cached[0] is base:
+            _EXTENDED.move_to_end(key)
+            return cached[1]
     extended = _copy(base)
     current = ""
     try:
@@ -305,9 +338,10 @@ def extend_typesystem(base: TypeSystem, additions: Iterable[TypeDef]) -> TypeSys
             f"[E104] cannot add type {current!r} to type system {typesystem_label(base)!r}: {err}"
         ) from err
     _LABELS[extended] = f"{typesystem_label(base)} + types from the input"
-    _EXTENDED[key] = (base, extended)
-    if len(_EXTENDED) > _EXTENDED_MAX:
-        _EXTENDED.popitem(last=False)
+    with _EXTENDED_LOCK:
+        _EXTENDED[key] = (base, extended)
+        if len(_EXTENDED) > _EXTENDED_MAX:
+            _EXTENDED.popitem(last=False)
     return extended
 
 

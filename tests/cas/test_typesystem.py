@@ -164,3 +164,37 @@ def test_extend_typesystem_conflict_is_a_typesystem_error() -> None:
     assert extend_typesystem(base, (clash,)).get_type(UMLS_CONCEPT).get_feature("cui").rangeType.name == (
         "uima.cas.String"
     )
+
+
+CUSTOM_DESCRIPTOR = """<?xml version="1.0" encoding="UTF-8"?>
+<typeSystemDescription xmlns="http://uima.apache.org/resourceSpecifier">
+  <imports>{imports}</imports>
+  <types>
+    <typeDescription>
+      <name>com.example.SmokingMention</name>
+      <supertypeName>org.apache.ctakes.typesystem.type.textsem.IdentifiedAnnotation</supertypeName>
+      <features>
+        <featureDescription><name>packYears</name><rangeTypeName>uima.cas.Float</rangeTypeName></featureDescription>
+      </features>
+    </typeDescription>
+  </types>
+</typeSystemDescription>
+"""
+
+
+def test_load_typesystem_follows_imports_by_location(tmp_path: Path) -> None:
+    export_typesystem("4.0.0", tmp_path / "ctakes" / "TypeSystem.xml")
+    path = tmp_path / "custom" / "Custom.xml"
+    path.parent.mkdir()
+    path.write_text(CUSTOM_DESCRIPTOR.format(imports='<import location="../ctakes/TypeSystem.xml"/>'), "utf-8")
+    ts = load_typesystem(path)
+    assert ts.get_type("com.example.SmokingMention").get_feature(F_POLARITY) is not None
+    assert ts.contains_type(MEDICATION_MENTION)
+
+
+def test_load_typesystem_import_by_name_is_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "Custom.xml"
+    path.write_text(CUSTOM_DESCRIPTOR.format(imports='<import name="org.apache.ctakes.typesystem.types.TypeSystem"/>'))
+    with pytest.raises(TypeSystemError, match=r"\[E103\].*Custom\.xml.*invalid"):
+        load_typesystem(path)
+    assert any("[E113]" in r.getMessage() and "by name" in r.getMessage() for r in caplog.records)
