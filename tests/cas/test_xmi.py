@@ -143,6 +143,17 @@ def test_read_write_xmi_round_trip_default_pipeline_with_newer_typesystems(ts_na
     assert xmi_content(written, cas.typesystem) == xmi_content(path.read_bytes(), cas.typesystem)
 
 
+def test_read_write_xmi_round_trip_with_the_producing_typesystem_file(tmp_path: Path) -> None:
+    """The 4.0.1-SNAPSHOT descriptor that produced ctakes-run-output, selected by path (it declares
+    DocumentAnnotation itself)."""
+    ts = load_typesystem(SHARED / "ctakes-run-output" / "TypeSystem.xml")
+    path = SHARED / "ctakes-run-output" / "xmi" / "examples__small__claudication.xmi"
+    cas = read_xmi(path, ts)
+    assert cas.typesystem is ts  # nothing in the XMI is missing from it
+    written = write_xmi(cas, tmp_path / "out.xmi").read_bytes()
+    assert xmi_content(written, ts) == xmi_content(path.read_bytes(), ts)
+
+
 def test_read_xmi_keeps_cTAKES_structures_reachable_only_by_reference() -> None:
     cas = read_xmi(SHARED / "xmi-samples" / "JuliaHealth-CTakesParser.jl" / "mts_sample_note_97_1152.txt.xmi")
     mentions = cas.select(IDENTIFIED_ANNOTATION)
