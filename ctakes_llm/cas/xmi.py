@@ -94,7 +94,7 @@ def cas_from_xmi_bytes(data: bytes, typesystem: TypeSystem | str | Path = DEFAUL
                 f"[E110] {source}: the XMI does not fit type system {typesystem_label(base)!r}: {err}"
             ) from err
         logger.info(
-            "%s: kept %d type(s) that type system %s lacks: %s",
+            "%s: added %d type(s) or feature(s) that type system %s lacks, to keep them: %s",
             source,
             len(additions),
             typesystem_label(base),
@@ -103,7 +103,8 @@ def cas_from_xmi_bytes(data: bytes, typesystem: TypeSystem | str | Path = DEFAUL
     try:
         return load_cas_from_xmi(BytesIO(data), typesystem=ts, lenient=False)
     except (ValueError, TypeError, KeyError, RuntimeError, AttributeError, TypeNotFoundError) as err:
-        reason = " ".join(str(err).split()) or type(err).__name__
+        reason = f"a reference to xmi:id {err} that the file lacks" if isinstance(err, KeyError) else str(err)
+        reason = " ".join(reason.split()) or type(err).__name__
         raise InputError(
             f"[E110] {source}: cannot read the XMI with type system {typesystem_label(base)!r}: {reason}. "
             "Check that it is UIMA XMI and that --typesystem matches the cTAKES version that wrote it."

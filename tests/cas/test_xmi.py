@@ -386,3 +386,17 @@ def test_xmi_content_notices_a_changed_feature_deep_inside_a_reference() -> None
     renumbered = data.replace(b'xmi:id="13"', b'xmi:id="99913"').replace(b'members="8 13 ', b'members="8 99913 ')
     assert renumbered.count(b"99913") == 2  # the DocumentID and its view membership
     assert xmi_content(renumbered, ts) == xmi_content(data, ts)
+
+
+def test_read_xmi_dangling_reference_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "dangling.xmi"
+    path.write_text(
+        '<?xml version="1.0"?><xmi:XMI xmlns:xmi="http://www.omg.org/XMI" xmlns:cas="http:///uima/cas.ecore" '
+        'xmlns:textsem="http:///org/apache/ctakes/typesystem/type/textsem.ecore"><cas:NULL xmi:id="0"/>'
+        '<textsem:SignSymptomMention xmi:id="2" sofa="1" begin="0" end="2" ontologyConceptArr="77"/>'
+        '<cas:Sofa xmi:id="1" sofaNum="1" sofaID="_InitialView" sofaString="ab"/><cas:View sofa="1" members="2"/>'
+        "</xmi:XMI>",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match=r"^\[E110\] .*dangling\.xmi.*xmi:id 77"):
+        read_xmi(path)
