@@ -21,7 +21,7 @@ from ctakes_llm.backends.model_source import resolve_model, weights_sha256
 from ctakes_llm.errors import ConfigError, ModelLoadError
 from ctakes_llm.ner.entity_types import load_entity_types
 from ctakes_llm.ner.formats import Message, Request, get_format
-from ctakes_llm.ner.generative import DocumentResult, GenerativeConfig, GenerativeNer, Generation, chunk_budget
+from ctakes_llm.ner.generative import DocumentResult, Generation, GenerativeConfig, GenerativeNer, chunk_budget
 from ctakes_llm.ner.mention import Mention
 
 logger = logging.getLogger(__name__)
@@ -201,9 +201,9 @@ class CausalLmBackend:
     def _generate_batch(self, prompts: list[str], add_special_tokens: bool) -> list[Generation]:
         import torch
 
-        encoded = self.tokenizer(
-            prompts, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens
-        ).to(self.model.device)
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens).to(
+            self.model.device
+        )
         options: dict[str, Any] = {
             "max_new_tokens": self.config.max_new_tokens,
             "do_sample": self.config.do_sample,
@@ -253,7 +253,7 @@ def load(model: str | None, config: CausalLmConfig | None = None) -> CausalLmBac
     dtype = "auto" if config.dtype == "auto" else getattr(torch, config.dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, **options)
-        lm = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **options)
+        lm: Any = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **options)
     except (OSError, ValueError, KeyError) as err:
         raise ModelLoadError(
             f"[E236] cannot load a causal LM and its tokenizer from {path}: {err}. Pass a directory saved with "

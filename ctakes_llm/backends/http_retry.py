@@ -45,7 +45,7 @@ class RetryPolicy:
 
     def delay_s(self, retry: int, retry_after: str | None = None) -> float:
         """Seconds to wait before retry number ``retry`` (from 0)."""
-        delay = self.backoff_s * 2**retry
+        delay = float(self.backoff_s * 2**retry)
         if retry_after is not None and retry_after.strip().isdigit():
             delay = max(delay, float(retry_after))
         return min(delay, self.max_backoff_s)

@@ -38,7 +38,7 @@ from ctakes_llm.backends.http_retry import RetryPolicy, post_json
 from ctakes_llm.errors import BackendError, ConfigError, ModelLoadError
 from ctakes_llm.ner.entity_types import load_entity_types
 from ctakes_llm.ner.formats import Request, get_format
-from ctakes_llm.ner.generative import DocumentResult, GenerativeConfig, GenerativeNer, Generation, chunk_budget
+from ctakes_llm.ner.generative import DocumentResult, Generation, GenerativeConfig, GenerativeNer, chunk_budget
 from ctakes_llm.ner.mention import Mention
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,9 @@ class OpenAiConfig:
                 f"[E242] max_tokens={self.max_tokens} and concurrency={self.concurrency} must be at least 1"
             )
         if self.timeout_s <= 0 or self.connect_timeout_s <= 0:
-            raise ConfigError(f"[E243] timeout_s={self.timeout_s}, connect_timeout_s={self.connect_timeout_s} must be > 0")
+            raise ConfigError(
+                f"[E243] timeout_s={self.timeout_s}, connect_timeout_s={self.connect_timeout_s} must be > 0"
+            )
         if self.temperature < 0:
             raise ConfigError(f"[E244] temperature={self.temperature} must be >= 0 (0 is greedy)")
         if self.context_tokens is not None and self.context_tokens < 1:
@@ -322,5 +324,6 @@ def _check_model(backend: OpenAiServerBackend) -> None:
     if served and backend.model not in served:
         backend.close()
         raise ModelLoadError(
-            f"[E255] {url} does not serve {backend.model!r}; it serves: {', '.join(served)}. Pass one of them to --model."
+            f"[E255] {url} does not serve {backend.model!r}; it serves: {', '.join(served)}. "
+            "Pass one of them to --model."
         )

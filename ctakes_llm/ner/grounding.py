@@ -4,10 +4,11 @@ Each proposed mention is searched in the chunk text at three levels, and the fir
 occurrence wins; the mention records the level as its :class:`~ctakes_llm.ner.mention.Grounding`:
 
 1. ``EXACT``: the proposed string occurs verbatim (``text[begin:end] == proposed``).
-2. ``NORMALIZED``: equal after :func:`normalize`, which (in this order) maps Unicode dash variants
-   (``‐ ‑ ‒ – — ― − ﹘ ﹣ －``) to ``-``, single quote variants (``‘ ’ ‚ ‛ ′ ＇`` and backtick) to ``'``, double quote
-   variants (``“ ” „ ‟ ″ ＂``) to ``"``, case-folds (``str.casefold``), collapses every run of whitespace to one
-   space and strips leading and trailing whitespace.
+2. ``NORMALIZED``: equal after :func:`normalize`, which (in this order) maps the Unicode dash variants U+2010 to
+   U+2015, U+2212, U+FE58, U+FE63 and U+FF0D to ``-``; the single quote variants U+2018 to U+201B, U+2032, U+FF07
+   and the backtick to ``'``; the double quote variants U+201C to U+201F, U+2033 and U+FF02 to ``"``; then
+   case-folds (``str.casefold``), collapses every run of whitespace to one space and strips leading and trailing
+   whitespace.
 3. ``FUZZY``: a window of whole text tokens (words or single punctuation marks) whose normalized form has a
    :class:`difflib.SequenceMatcher` ratio with the normalized proposal of at least
    :attr:`GroundingConfig.fuzzy_threshold`. Proposals shorter than :attr:`GroundingConfig.fuzzy_min_chars`

@@ -104,7 +104,7 @@ class OpenAiTestServer:
 
 def _handler(server: OpenAiTestServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _send(self, status: int, payload: dict[str, Any]) -> None:

@@ -103,7 +103,7 @@ def test_openai_backend_fails_the_document_after_retries_and_goes_on(live: OpenA
     with pytest.raises(BackendError, match="E240"):
         backend.predict([NOTE])
     live.fail_next = 10_000
-    failed, = backend.predict_documents([NOTE])
+    (failed,) = backend.predict_documents([NOTE])
     assert failed.error is not None and failed.mentions == []
     live.fail_next = 0
     [mentions] = backend.predict([NOTE])
@@ -161,7 +161,7 @@ def test_openai_backend_reads_the_key_from_the_named_variable(
 
 
 def test_openai_load_refuses_a_model_the_server_does_not_serve(live: OpenAiTestServer) -> None:
-    with pytest.raises(ModelLoadError, match="E255.*tiny-gpt2"):
+    with pytest.raises(ModelLoadError, match=r"E255.*tiny-gpt2"):
         load("other-model", _config(live))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -54,14 +55,14 @@ def test_chunk_text_windows_fit_and_align_to_sentences() -> None:
     assert all(words(chunk.text) <= 20 for chunk in chunks)
     assert all(chunk.text.startswith("Sentence") and chunk.text.endswith(".") for chunk in chunks)
     assert all(not chunk.forced for chunk in chunks)
-    assert all(first.end <= second.begin for first, second in zip(chunks, chunks[1:], strict=False))
+    assert all(first.end <= second.begin for first, second in itertools.pairwise(chunks))
     _assert_covers(text, chunks)
 
 
 def test_chunk_text_overlaps_whole_sentences() -> None:
     text = " ".join(f"Sentence number {n} has six words." for n in range(30))
     chunks = chunk_text(text, words, ChunkConfig(max_tokens=20, overlap_tokens=6))
-    for first, second in zip(chunks, chunks[1:], strict=False):
+    for first, second in itertools.pairwise(chunks):
         shared = text[second.begin : first.end]
         assert second.begin < first.end and words(shared) == 6 and shared.startswith("Sentence")
     _assert_covers(text, chunks)

@@ -158,7 +158,7 @@ def test_multi_formats_list_the_entity_definitions() -> None:
 
 
 def test_get_format_rejects_an_unknown_name() -> None:
-    with pytest.raises(ConfigError, match="E314.*universal_ner"):
+    with pytest.raises(ConfigError, match=r"E314.*universal_ner"):
         get_format("conv_xml")
 
 
@@ -177,8 +177,11 @@ def test_entity_types_load_a_user_file_with_a_subset(tmp_path: Path) -> None:
     [
         ("not json", "E308"),
         ('{"types": [{"label": "Gene", "name": "g", "definition": "d"}]}', "E309"),
-        ('{"types": [{"label": "Medication", "name": "a", "definition": "d"}, '
-         '{"label": "Medication", "name": "b", "definition": "d"}]}', "E310"),
+        (
+            '{"types": [{"label": "Medication", "name": "a", "definition": "d"}, '
+            '{"label": "Medication", "name": "b", "definition": "d"}]}',
+            "E310",
+        ),
         ('{"types": [{"label": "Medication", "name": " ", "definition": "d"}]}', "E311"),
         ('{"types": []}', "E312"),
     ],

@@ -11,7 +11,7 @@ import pytest
 from ctakes_llm.errors import BackendError, ConfigError
 from ctakes_llm.ner.chunking import ChunkConfig
 from ctakes_llm.ner.formats import Request, get_format
-from ctakes_llm.ner.generative import GenerativeConfig, GenerativeNer, Generation, chunk_budget
+from ctakes_llm.ner.generative import Generation, GenerativeConfig, GenerativeNer, chunk_budget
 from ctakes_llm.ner.mention import Grounding, MentionClass
 
 NOTE = "The patient reports chest pain and fever. Started aspirin 81 mg daily."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 
 import pytest
 from hypothesis import given, settings
@@ -51,7 +52,9 @@ def test_grounding_fuzzy_finds_a_misspelling_above_the_threshold() -> None:
 
 
 def test_grounding_fuzzy_off_leaves_a_misspelling_ungrounded() -> None:
-    result = Grounder("History of hypertention.", GroundingConfig(fuzzy=False)).ground([Proposal(DISEASE, "hypertension")])
+    result = Grounder("History of hypertention.", GroundingConfig(fuzzy=False)).ground(
+        [Proposal(DISEASE, "hypertension")]
+    )
     assert result.mentions == [] and result.counts()["ungrounded"] == 1
 
 
@@ -112,7 +115,9 @@ def test_grounding_offsets_are_code_points_with_emoji_and_cjk() -> None:
 
 
 def test_grounding_casefold_expansion_is_verified() -> None:
-    assert _ground("Stra\u00dfe pain", Proposal(SIGN, "STRASSE pain")) == [("Stra\u00dfe pain", 0, Grounding.NORMALIZED)]
+    assert _ground("Stra\u00dfe pain", Proposal(SIGN, "STRASSE pain")) == [
+        ("Stra\u00dfe pain", 0, Grounding.NORMALIZED)
+    ]
 
 
 def test_grounding_keeps_attributes() -> None:
@@ -150,7 +155,9 @@ def _texts_and_proposals(draw: st.DrawFn) -> tuple[str, list[Proposal]]:
         end = draw(st.integers(begin + 1, len(text)))
         said = text[begin:end]
         if kind == "perturbed":
-            said = draw(st.sampled_from([said.upper(), said.lower(), said.replace(" ", "   "), said.replace("-", "\u2014")]))
+            said = draw(
+                st.sampled_from([said.upper(), said.lower(), said.replace(" ", "   "), said.replace("-", "\u2014")])
+            )
         elif kind == "random":
             said = draw(st.text(alphabet="abcdefr -\u2013'", min_size=1, max_size=12))
         proposals.append(Proposal(draw(st.sampled_from([SIGN, DISEASE])), said))
@@ -177,7 +184,7 @@ def test_grounding_property_spans_cover_what_the_model_said(case: tuple[str, lis
     assert accounted == len(proposals)
     for cls in (SIGN, DISEASE):
         spans = sorted((m.begin, m.end) for m in result.mentions if m.cls is cls)
-        assert all(first[1] <= second[0] for first, second in zip(spans, spans[1:], strict=False))
+        assert all(first[1] <= second[0] for first, second in itertools.pairwise(spans))
 
 
 @settings(max_examples=200, deadline=None)

@@ -47,8 +47,12 @@ class MultiTagFormat:
             if mention.cls not in wanted:
                 continue
             if any(o.begin < mention.begin < o.end < mention.end for o in nested):
-                logger.info("[E313] multi_tag target leaves out %r at [%d, %d): it crosses another mention",
-                            mention.text, mention.begin, mention.end)
+                logger.info(
+                    "[E313] multi_tag target leaves out %r at [%d, %d): it crosses another mention",
+                    mention.text,
+                    mention.begin,
+                    mention.end,
+                )
                 continue
             nested.append(mention)
         inserts: list[tuple[int, int, str]] = []
