@@ -148,8 +148,6 @@ def _plan_jobs(inputs: Sequence[Path], config: RunConfig) -> list[_Job]:
         for source in iter_input_paths([root], glob=config.glob):
             relative = source.relative_to(root) if root.is_dir() else Path(source.name)
             jobs.append(_Job(source, config.output_dir / _strip_xmi_suffix(relative)))
-    if not jobs:
-        raise ConfigError(f"[E406] no input files found in {', '.join(map(str, inputs))} (glob {config.glob!r}).")
     sources = {job.source.resolve() for job in jobs}
     if not config.overwrite_inputs:
         for job in jobs:

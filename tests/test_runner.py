@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ctakes_llm.annotators.ner import NerAnnotator
+from ctakes_llm.cas.ctakes_types import MEDICATION_MENTION, SIGN_SYMPTOM_MENTION
+from ctakes_llm.cas.mentions import read_mentions
+from ctakes_llm.cas.xmi import read_xmi
+from ctakes_llm.errors import ConfigError, InputError
+from ctakes_llm.pipeline import Pipeline
+from ctakes_llm.runner import JSONL_NAME, MANIFEST_NAME, RunConfig, run_corpus
+
+CTAKES_XMI = "ctakes/ctakes-run-output/xmi/examples__small__pain_no_swelling.txt.xmi"
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path, shared_dir: Path) -> Path:
+    root = tmp_path / "in"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text("Denies chest pain. Takes aspirin.\n", encoding="utf-8")
+    (root / "sub" / "b.txt").write_text("Chest pain 🙂 and chest pain again.\n", encoding="utf-8")
+    (root / "ctakes.xmi").write_bytes((shared_dir / CTAKES_XMI).read_bytes())
+    return root
+
+
+def pipeline(fake_backend) -> Pipeline:
+    return Pipeline([NerAnnotator(fake_backend)])
+
+
+def test_run_corpus_writes_one_xmi_per_note_and_keeps_input_xmi_content(corpus, tmp_path, fake_backend, shared_dir):
+    out = tmp_path / "out"
+    report = run_corpus([corpus], pipeline(fake_backend), RunConfig(out, progress=False))
+    assert report.ok and report.written == 3
+    a = read_xmi(out / "a.txt.xmi")
+    assert [fs.get_covered_text() for fs in a.select(MEDICATION_MENTION)] == ["aspirin"]
+    b = read_xmi(out / "sub" / "b.txt.xmi")
+    assert [fs.get_covered_text() for fs in b.select(SIGN_SYMPTOM_MENTION)] == ["chest pain"]
+    original = read_xmi(shared_dir / CTAKES_XMI)
+    ours = read_xmi(out / "ctakes.xmi")
+    assert len(ours.select_all_fs()) >= len(original.select_all_fs())
+    assert len(read_mentions(ours)) == len(read_mentions(original))  # fake backend finds nothing in that note
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert manifest["documents"] == {"written": 3, "skipped": 0, "failed": 0}
+    assert manifest["pipeline"][0]["counts"]["mentions"] == 3
+
+
+def test_run_corpus_reports_bad_documents_by_name_and_writes_the_rest(corpus, tmp_path, fake_backend):
+    (corpus / "empty.txt").write_text("  \n", encoding="utf-8")
+    (corpus / "latin.txt").write_bytes("caf\xe9 chest pain".encode("cp1252"))
+    (corpus / "broken.xmi").write_text('<?xml version="1.0"?><xmi:XMI xmlns:xmi="http://www.omg.org/XMI"><cas:Sofa',
+                                       encoding="utf-8")
+    out = tmp_path / "out"
+    report = run_corpus([corpus], pipeline(fake_backend), RunConfig(out, progress=False))
+    assert report.written == 3
+    failed = {Path(failure.path).name: failure.message for failure in report.failures}
+    assert set(failed) == {"empty.txt", "latin.txt", "broken.xmi"}
+    assert all("\n" not in message and name in message for name, message in failed.items())
+    assert not (out / "empty.txt.xmi").exists() and not (out / "broken.xmi").exists()
+    assert "FAILED" in report.summary()
+
+
+def test_run_corpus_resume_skips_finished_documents(corpus, tmp_path, fake_backend):
+    out = tmp_path / "out"
+    run_corpus([corpus], pipeline(fake_backend), RunConfig(out, progress=False))
+    (out / "a.txt.xmi").unlink()
+    fake_backend.calls.clear()
+    report = run_corpus([corpus], pipeline(fake_backend), RunConfig(out, progress=False, resume=True))
+    assert (report.written, report.skipped) == (1, 2)
+    assert fake_backend.calls == [1]
+
+
+def test_run_corpus_backend_failure_is_isolated_to_its_document(corpus, tmp_path, fake_backend):
+    original = fake_backend.predict
+
+    def flaky(texts):
+        if any("again" in text for text in texts):
+            raise RuntimeError("server said 500")
+        return original(texts)
+
+    fake_backend.predict = flaky
+    out = tmp_path / "out"
+    report = run_corpus([corpus], pipeline(fake_backend), RunConfig(out, progress=False))
+    assert report.written == 2
+    assert [Path(f.path).name for f in report.failures] == ["b.txt"]
+    assert "server said 500" in report.failures[0].message
+
+
+def test_run_corpus_jsonl_writes_one_line_per_document_and_resumes(corpus, tmp_path, fake_backend):
+    out = tmp_path / "out"
+    run_corpus([corpus], pipeline(fake_backend), RunConfig(out, output_format="jsonl", progress=False))
+    records = [json.loads(line) for line in (out / JSONL_NAME).read_text().splitlines()]
+    assert sorted(record["id"] for record in records) == ["a.txt", "ctakes", "sub/b.txt"]
+    report = run_corpus([corpus], pipeline(fake_backend),
+                        RunConfig(out, output_format="jsonl", progress=False, resume=True))
+    assert (report.written, report.skipped) == (0, 3)
+    assert len((out / JSONL_NAME).read_text().splitlines()) == 3
+
+
+def test_run_corpus_refuses_to_overwrite_inputs(tmp_path, fake_backend):
+    (tmp_path / "note.txt.xmi").write_text("x", encoding="utf-8")
+    (tmp_path / "note.txt").write_text("chest pain", encoding="utf-8")
+    with pytest.raises(ConfigError, match="E407"):
+        run_corpus([tmp_path / "note.txt.xmi", tmp_path / "note.txt"], pipeline(fake_backend),
+                   RunConfig(tmp_path, progress=False))
+
+
+def test_run_corpus_with_no_inputs_is_an_input_error(tmp_path, fake_backend):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="E125"):
+        run_corpus([tmp_path / "empty"], pipeline(fake_backend), RunConfig(tmp_path / "out", progress=False))
+
+
