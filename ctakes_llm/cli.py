@@ -77,7 +77,7 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--no-assertion", is_flag=True, help="Skip negation/uncertainty/history detection (polarity stays 0).")
 @click.option("--pipeline", "pipeline_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A JSON pipeline file; replaces the model, dictionary, kb and assertion options.")
-@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of plain-text inputs (e.g. cp1252).")
+@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of plain-text inputs: a codec name (cp1252, latin-1) or auto (UTF-8, else cp1252).")
 @click.option("--glob", default="**/*", show_default=True, help="Which files to take from input folders.")
 @click.option("--resume", is_flag=True, help="Skip documents whose output already exists (outputs are written atomically).")
 @click.option("--overwrite-inputs", is_flag=True, help="Allow outputs to replace input files.")

@@ -24,6 +24,7 @@ from ctakes_llm.errors import InputError
 logger = logging.getLogger(__name__)
 
 STDIN = "-"
+AUTO_ENCODING = "auto"  # UTF-8, falling back to cp1252
 _SNIFF_BYTES = 4096
 _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
@@ -52,9 +53,20 @@ def read_text(path: Path | str, encoding: str = "utf-8") -> str:
 def decode_text(data: bytes, encoding: str = "utf-8", *, source: str) -> str:
     """Decode a note's bytes like :func:`read_text`; ``source`` names it in messages.
 
+    ``encoding="auto"`` reads UTF-8 and falls back to cp1252 (with a warning) for bytes that are not UTF-8: the
+    Windows quotes many legacy note exports carry.
+
     Raises:
         InputError: the bytes do not decode with ``encoding``, the encoding is unknown, or there is no text.
     """
+    if encoding == AUTO_ENCODING:
+        try:
+            return decode_text(data, "utf-8", source=source)
+        except InputError as err:
+            if "[E121]" not in str(err):
+                raise
+            logger.warning("%s is not valid UTF-8; read as cp1252 (--encoding auto)", source)
+            return decode_text(data, "cp1252", source=source)
     try:
         codec = codecs.lookup(encoding).name
     except LookupError as err:

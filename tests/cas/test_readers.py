@@ -164,3 +164,10 @@ def test_iter_input_paths_errors(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match=r"^\[E125\] no input files"):
         iter_input_paths([tmp_path / "empty"], "**/*.txt")
+
+
+def test_decode_text_auto_falls_back_to_cp1252_for_windows_quotes() -> None:
+    from ctakes_llm.cas.readers import decode_text
+
+    assert decode_text("\u201cfever\u201d".encode("cp1252"), "auto", source="note.txt") == "\u201cfever\u201d"
+    assert decode_text("caf\u00e9 \U0001f642".encode(), "auto", source="note.txt") == "caf\u00e9 \U0001f642"
