@@ -20,10 +20,10 @@ from cassis import Cas
 
 from ctakes_llm import __version__
 from ctakes_llm.cas.atomic import atomic_open, atomic_write
-from ctakes_llm.cas.readers import cas_from_text, iter_input_paths, read_document
+from ctakes_llm.cas.readers import cas_from_text, decode_text, iter_input_paths, read_document
 from ctakes_llm.cas.typesystem import load_typesystem
 from ctakes_llm.cas.writers import OUTPUT_FORMATS, OutputFormat
-from ctakes_llm.errors import ConfigError, CtakesLlmError, InputError
+from ctakes_llm.errors import ConfigError, CtakesLlmError
 from ctakes_llm.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -210,15 +210,8 @@ def _fail(report: RunReport, job: _Job, message: str) -> None:
 
 def _run_stdin(pipeline: Pipeline, config: RunConfig, output_format: OutputFormat, typesystem: object,
                report: RunReport) -> None:
-    data = sys.stdin.buffer.read()
-    try:
-        text = data.decode(config.encoding)
-    except UnicodeDecodeError as err:
-        raise InputError(f"[E408] standard input is not valid {config.encoding} (byte {err.start}); "
-                         "pass --encoding (for example cp1252).") from err
-    if not text.strip():
-        raise InputError("[E409] standard input is empty: nothing to annotate.")
-    cas = cas_from_text(text.lstrip("\ufeff"), typesystem, document_id="stdin")
+    text = decode_text(sys.stdin.buffer.read(), config.encoding, source="standard input")
+    cas = cas_from_text(text, typesystem, document_id="stdin")
     pipeline.process(cas)
     if config.output_dir == STDIO:
         sys.stdout.buffer.write(output_format.to_bytes(cas, "stdin"))
