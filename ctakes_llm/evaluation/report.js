@@ -72,6 +72,8 @@
     if (event && window.history && window.history.replaceState) {
       window.history.replaceState(null, "", "#" + parts.join("&"));
     }
+    document.body.setAttribute("data-show", state.show);
+    document.body.setAttribute("data-classes", picked.join(","));
     document.body.setAttribute("data-ready", "1");
   }
 
