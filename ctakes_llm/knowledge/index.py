@@ -141,7 +141,8 @@ def build_index(
         output: The index file to write (replaced if it exists).
         bsv: cTAKES BSV dictionary files.
         rrf: A UMLS release folder holding MRCONSO.RRF and MRSTY.RRF (optionally MRDEF.RRF).
-        vocabularies: Open vocabulary names (:func:`ctakes_llm.knowledge.open_vocab.available_vocabularies`).
+        vocabularies: Open vocabulary names (:func:`ctakes_llm.knowledge.open_vocab.available_vocabularies`), each
+            optionally ``NAME=PATH`` to read another release of its file (``hpo=hp.obo``).
         config: Build options.
 
     Returns:
@@ -216,12 +217,13 @@ def _fill(
                 ((cui, sab, text, cui) for cui, sab, text in read_mrdef(files.mrdef, config.rrf)),
             )
         sources.append(source)
-    for name in vocabularies:
-        vocabulary = load_vocabulary(name)
+    for spec in vocabularies:
+        name, _, path = spec.partition("=")
+        vocabulary = load_vocabulary(name, path or None)
         source = _Source(
             name=vocabulary.name,
             kind="open_vocabulary",
-            origin=name,
+            origin=spec,
             version=vocabulary.version,
             licence=vocabulary.licence,
         )
@@ -367,7 +369,7 @@ class KnowledgeIndex:
             return None
         types = tuple(
             self._db.execute(
-                "SELECT tui, COALESCE(name, tui) FROM semtypes WHERE key = ? ORDER BY tui DESC", (key,)
+                "SELECT tui, COALESCE(name, tui) FROM semtypes WHERE key = ? ORDER BY tui = '', tui", (key,)
             ).fetchall()
         )
         definition = self._db.execute(
