@@ -117,16 +117,22 @@ class GenerativeNer:
     def predict(self, texts: Sequence[str]) -> list[list[Mention]]:
         """Return the mentions of each text.
 
-        Every document is attempted; when some fail, the first failure is raised after all were tried (callers
-        that need per-document outcomes use :meth:`predict_documents`).
+        Every document is attempted. When one of several documents fails, nothing is counted and the first
+        failure is raised, so a caller that then re-runs the documents one by one (as the corpus runner does)
+        counts each exactly once; callers that need per-document outcomes use :meth:`predict_documents`.
 
         Raises:
             BackendError: the backend could not answer a document.
         """
-        results = self.predict_documents(texts)
-        for index, result in enumerate(results):
-            if result.error is not None:
-                raise BackendError(f"{result.error} (document {index + 1} of {len(texts)})") from result.error
+        results = [self._document(text) for text in texts]
+        failed = [index for index, result in enumerate(results) if result.error is not None]
+        if not failed or len(texts) == 1:
+            for result in results:
+                self.counters.update(result.counts)
+        if failed:
+            index = failed[0]
+            error = results[index].error
+            raise BackendError(f"{error} (document {index + 1} of {len(texts)})") from error
         return [result.mentions for result in results]
 
     def predict_documents(self, texts: Sequence[str]) -> list[DocumentResult]:

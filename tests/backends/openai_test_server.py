@@ -3,7 +3,7 @@
 It serves ``GET /v1/models`` and ``POST /v1/chat/completions`` over a real socket: the prompt is the model's chat
 template over the request's messages and the answer comes from ``model.generate`` (greedy, ``max_tokens``), with
 ``finish_reason`` ``length`` or ``stop``. Knobs for failure tests: ``fail_next`` answers that many requests with
-HTTP 500, ``sleep_s`` delays every answer (past a client's timeout), ``reject_schema`` answers 400 to requests
+HTTP ``fail_status`` (500), ``sleep_s`` delays every answer (past a client's timeout), ``reject_schema`` answers 400 to requests
 that carry ``response_format``, ``api_key`` demands ``Authorization: Bearer <key>``, and ``answer`` (a function of
 the messages) replaces generation for positive cases: the answer then still travels the real HTTP path.
 """
@@ -26,6 +26,7 @@ class OpenAiTestServer:
         self.tokenizer = tokenizer
         self.model_name = model_name
         self.fail_next = 0
+        self.fail_status = 500
         self.sleep_s = 0.0
         self.reject_schema = False
         self.api_key: str | None = None
@@ -51,6 +52,7 @@ class OpenAiTestServer:
 
     def reset(self) -> None:
         self.fail_next = 0
+        self.fail_status = 500
         self.sleep_s = 0.0
         self.reject_schema = False
         self.api_key = None
@@ -63,7 +65,7 @@ class OpenAiTestServer:
             self.requests.append(body)
             if self.fail_next > 0:
                 self.fail_next -= 1
-                return 500, {"error": {"message": "injected failure"}}
+                return self.fail_status, {"error": {"message": "injected failure"}}
         if self.sleep_s:
             time.sleep(self.sleep_s)
         if self.reject_schema and "response_format" in body:

@@ -96,6 +96,33 @@ def test_openai_backend_retries_server_errors_then_succeeds(live: OpenAiTestServ
     assert len(live.requests) == 5 + 2
 
 
+def test_openai_backend_retries_rate_limits(live: OpenAiTestServer) -> None:
+    live.answer = _canned
+    backend = load(live.model_name, _config(live, concurrency=1))
+    live.fail_next, live.fail_status = 1, 429
+    assert len(backend.predict([NOTE])[0]) == 3
+    assert backend.counters["retries"] == 1
+
+
+def test_openai_backend_does_not_retry_client_errors(live: OpenAiTestServer) -> None:
+    live.answer = _canned
+    backend = load(live.model_name, _config(live, concurrency=1))
+    live.fail_next, live.fail_status = 1, 422
+    with pytest.raises(BackendError, match="E247.*422"):
+        backend.predict([NOTE])
+    assert backend.counters["retries"] == 0
+
+
+def test_retry_policy_backs_off_exponentially_within_the_cap() -> None:
+    policy = RetryPolicy(max_retries=5, backoff_s=0.5, max_backoff_s=3.0)
+    assert [policy.delay_s(n) for n in range(4)] == [0.5, 1.0, 2.0, 3.0]
+    assert policy.delay_s(0, retry_after="2") == 2.0
+    assert policy.delay_s(0, retry_after="60") == 3.0
+    assert policy.delay_s(0, retry_after="Wed, 21 Oct 2015 07:28:00 GMT") == 0.5
+    with pytest.raises(ConfigError, match="E238"):
+        RetryPolicy(max_retries=-1)
+
+
 def test_openai_backend_fails_the_document_after_retries_and_goes_on(live: OpenAiTestServer) -> None:
     live.answer = _canned
     backend = load(live.model_name, _config(live, retry=RetryPolicy(max_retries=1, backoff_s=0.01)))

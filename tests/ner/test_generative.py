@@ -99,6 +99,10 @@ def test_generative_ner_reports_a_failing_document_and_goes_on() -> None:
     assert ner.counters["failed_documents"] == 1 and ner.counters["documents"] == 3
     with pytest.raises(BackendError, match=r"E240.*document 2 of 2"):
         ner.predict(["fever", "FAIL"])
+    assert ner.counters["documents"] == 3  # a failed batch counts nothing: the runner re-runs it one by one
+    with pytest.raises(BackendError, match=r"E240.*document 1 of 1"):
+        ner.predict(["FAIL"])
+    assert ner.counters["documents"] == 4 and ner.counters["failed_documents"] == 2
 
 
 def test_generative_ner_asks_nothing_about_an_empty_note() -> None:
