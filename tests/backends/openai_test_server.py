@@ -3,9 +3,10 @@
 It serves ``GET /v1/models`` and ``POST /v1/chat/completions`` over a real socket: the prompt is the model's chat
 template over the request's messages and the answer comes from ``model.generate`` (greedy, ``max_tokens``), with
 ``finish_reason`` ``length`` or ``stop``. Knobs for failure tests: ``fail_next`` answers that many requests with
-HTTP ``fail_status`` (500), ``sleep_s`` delays every answer (past a client's timeout), ``reject_schema`` answers 400 to requests
-that carry ``response_format``, ``api_key`` demands ``Authorization: Bearer <key>``, and ``answer`` (a function of
-the messages) replaces generation for positive cases: the answer then still travels the real HTTP path.
+HTTP ``fail_status`` (500), ``sleep_s`` delays every answer (past a client's timeout), ``reject_schema`` answers
+400 to requests that carry ``response_format``, ``api_key`` demands ``Authorization: Bearer <key>``, and
+``answer`` (a function of the messages) replaces generation for positive cases: the answer then still travels the
+real HTTP path.
 """
 
 from __future__ import annotations

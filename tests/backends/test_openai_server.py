@@ -108,7 +108,7 @@ def test_openai_backend_does_not_retry_client_errors(live: OpenAiTestServer) -> 
     live.answer = _canned
     backend = load(live.model_name, _config(live, concurrency=1))
     live.fail_next, live.fail_status = 1, 422
-    with pytest.raises(BackendError, match="E247.*422"):
+    with pytest.raises(BackendError, match=r"E247.*422"):
         backend.predict([NOTE])
     assert backend.counters["retries"] == 0
 
