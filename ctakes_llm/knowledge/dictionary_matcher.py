@@ -4,7 +4,7 @@ Terms and text are compared as sequences of *match tokens*: runs of letters and 
 characters (punctuation, symbols). Case and the amount of whitespace between tokens do not matter, so the term
 ``chest pain`` matches ``Chest  PAIN``, ``x-ray`` matches ``X - ray``, and ``pain`` never matches inside
 ``painful``. One Aho-Corasick automaton (pyahocorasick) over all normalized terms finds every occurrence in one pass
-over the text, whatever the dictionary size; build the matcher once and reuse it.
+over the normalized text, whatever the dictionary size; build the matcher once and reuse it.
 
 Offsets are Python code points into the original text, half-open.
 """
@@ -22,8 +22,11 @@ from ctakes_llm.errors import KnowledgeError
 from ctakes_llm.knowledge.bsv import DictionaryEntry
 
 _MATCH_TOKEN = re.compile(r"[^\W_]+|\S")
-_TOKEN_SEPARATOR = " "
-_WINDOW_SEPARATOR = "\n"  # never inside a normalized term, so no match crosses a window
+# Terms and windows of text are written as " tok tok ... tok ": a term key starts and ends with the space that only
+# token boundaries have, so the automaton reports whole-token matches only. Windows are joined with a line break,
+# which no key contains, so no match crosses one.
+_SPACE = " "
+_WINDOW_BREAK = "\n"
 
 
 class MatchPolicy(enum.Enum):
@@ -44,7 +47,7 @@ class DictionaryMatch:
 
 def normalize_term(text: str) -> str:
     """The form terms are compared in: lower-case match tokens joined by one space (``"X-Ray"`` → ``"x - ray"``)."""
-    return _TOKEN_SEPARATOR.join(_MATCH_TOKEN.findall(text.lower()))
+    return " ".join(_MATCH_TOKEN.findall(text.lower()))
 
 
 class DictionaryMatcher:
@@ -60,9 +63,9 @@ class DictionaryMatcher:
     def __init__(self, entries: Iterable[DictionaryEntry]) -> None:
         groups: dict[str, dict[DictionaryEntry, None]] = {}
         for entry in entries:
-            key = normalize_term(entry.text)
-            if key:
-                groups.setdefault(key, {})[entry] = None
+            term = normalize_term(entry.text)
+            if term:
+                groups.setdefault(f"{_SPACE}{term}{_SPACE}", {})[entry] = None
         if not groups:
             raise KnowledgeError("[E508] the dictionary has no term to look up; give entries with non-blank text")
         automaton = ahocorasick.Automaton()
@@ -90,13 +93,11 @@ class DictionaryMatcher:
         Returns:
             The matches ordered by begin, then end.
         """
-        normalized, starts, ends = _normalize_text(text, [(0, len(text))] if windows is None else windows)
-        found: list[DictionaryMatch] = []
-        for last, (length, entries) in self._automaton.iter(normalized):
-            begin = starts.get(last - length + 1)
-            end = ends.get(last + 1)
-            if begin is not None and end is not None:
-                found.append(DictionaryMatch(begin, end, entries))
+        normalized, begins, ends = _normalize(text, [(0, len(text))] if windows is None else windows)
+        found = [
+            DictionaryMatch(begins[last - length + 1], ends[last], entries)
+            for last, (length, entries) in self._automaton.iter(normalized)
+        ]
         if policy is MatchPolicy.ALL:
             return sorted(found, key=lambda m: (m.begin, m.end))
         kept: list[DictionaryMatch] = []
@@ -108,26 +109,26 @@ class DictionaryMatcher:
         return kept
 
 
-def _normalize_text(text: str, windows: Sequence[tuple[int, int]]) -> tuple[str, dict[int, int], dict[int, int]]:
-    """The normalized text, and maps from its token starts / ends to offsets in ``text``."""
+def _normalize(text: str, windows: Sequence[tuple[int, int]]) -> tuple[str, dict[int, int], dict[int, int]]:
+    """The windows' normalized tokens, and maps from the spaces before / after each token to its text offsets."""
     lowered = _lower_keeping_offsets(text)
     pieces: list[str] = []
-    starts: dict[int, int] = {}
+    begins: dict[int, int] = {}
     ends: dict[int, int] = {}
     position = 0
     for window_begin, window_end in sorted(windows):
-        separator = _WINDOW_SEPARATOR
+        pieces.append(_WINDOW_BREAK)
+        position += 1
         for match in _MATCH_TOKEN.finditer(lowered, window_begin, window_end):
-            if position:
-                pieces.append(separator)
-                position += 1
-            separator = _TOKEN_SEPARATOR
             token = match.group()
-            starts[position] = match.start()
+            begins[position] = match.start()
+            pieces.append(_SPACE)
             pieces.append(token)
-            position += len(token)
+            position += 1 + len(token)
             ends[position] = match.end()
-    return "".join(pieces), starts, ends
+        pieces.append(_SPACE)
+        position += 1
+    return "".join(pieces), begins, ends
 
 
 def _lower_keeping_offsets(text: str) -> str:
