@@ -166,3 +166,23 @@ def test_causal_lm_load_needs_a_model() -> None:
 def test_causal_lm_config_rejects_bad_values(overrides: dict[str, object], code: str) -> None:
     with pytest.raises(ConfigError, match=code):
         CausalLmConfig(**overrides)  # type: ignore[arg-type]
+
+
+def test_causal_lm_mentions_become_ctakes_annotations(garbage_backend: CausalLmBackend) -> None:
+    from cassis import Cas, load_cas_from_xmi
+
+    from ctakes_llm.annotators.ner import NerAnnotator
+    from ctakes_llm.cas.ctakes_types import MEDICATION_MENTION, SIGN_SYMPTOM_MENTION
+    from ctakes_llm.cas.typesystem import load_typesystem
+
+    cas = Cas(typesystem=load_typesystem("4.0.0"))
+    cas.sofa_string = NOTE
+    annotator = NerAnnotator(_forced(garbage_backend, ANSWER))
+    annotator.process(cas)
+    assert [fs.get_covered_text() for fs in cas.select(SIGN_SYMPTOM_MENTION)] == ["chest pain"]
+    assert [fs.get_covered_text() for fs in cas.select(MEDICATION_MENTION)] == ["aspirin"]
+    reread = load_cas_from_xmi(cas.to_xmi(), typesystem=cas.typesystem)
+    assert [fs.get_covered_text() for fs in reread.select(SIGN_SYMPTOM_MENTION)] == ["chest pain"]
+    described = annotator.describe()
+    assert described["counts"]["backend_ungrounded"] == 1  # type: ignore[index]
+    json.dumps(described)
