@@ -405,7 +405,7 @@ class KnowledgeIndex:
             info = self.describe(key)
             if info is None:
                 continue
-            tuis = [tui for tui, _ in info.semantic_types if tui] or [None]
+            tuis: list[str | None] = [tui for tui, _ in info.semantic_types if tui] or [None]
             found.extend(
                 Concept(
                     cui=info.cui,
