@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
+from ctakes_llm.cas.ctakes_types import SENTENCE
+from ctakes_llm.cas.xmi import read_xmi
 from ctakes_llm.ner.sentences import split_sections, split_sentences
 
 
@@ -99,3 +102,19 @@ def test_split_sentences_is_fast_on_a_long_note() -> None:
     spans = split_sentences(text)
     assert time.perf_counter() - start < 1.0
     assert len(spans) == 3 * 1500
+
+
+def test_split_sentences_ends_at_colons_and_semicolons_before_space_like_ctakes() -> None:
+    text = "Neck: supple; no masses. Time 10:30 and ratio 1:2;ok"
+    assert _sentences(text) == ["Neck:", "supple;", "no masses.", "Time 10:30 and ratio 1:2;ok"]
+
+
+def test_split_sentences_agrees_with_real_ctakes_sentences(shared_dir: Path) -> None:
+    total = same = 0
+    for path in sorted((shared_dir / "ctakes" / "ctakes-run-output" / "xmi").glob("*.xmi")):
+        cas = read_xmi(path)
+        theirs = {(s.begin, s.end) for s in cas.select(SENTENCE)}
+        total += len(theirs)
+        same += len(theirs & set(split_sentences(cas.sofa_string)))
+    assert total > 700
+    assert same / total > 0.93
