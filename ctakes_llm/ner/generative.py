@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 #: Fewest note tokens a window may hold once the prompt and the answer are taken from the model's context.
 MIN_CHUNK_TOKENS = 16
+#: Tokens kept free because a window's text may tokenize a little longer inside the prompt than on its own.
+PROMPT_MARGIN_TOKENS = 8
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ class GenerativeNer:
 def chunk_budget(
     fmt: PromptFormat, prompt_tokens: Callable[[Request], int], context_tokens: int | None, max_new_tokens: int
 ) -> int | None:
-    """How many note tokens fit a window: the context less the longest empty-text prompt and the answer.
+    """How many note tokens fit a window: the context less the longest empty-text prompt, the answer and a margin.
 
     Args:
         fmt: the prompt format (its requests for an empty text measure the prompt's own tokens).
@@ -192,7 +194,7 @@ def chunk_budget(
     if context_tokens is None:
         return None
     overhead = max(prompt_tokens(request) for request in fmt.requests(""))
-    return context_tokens - overhead - max_new_tokens
+    return context_tokens - overhead - max_new_tokens - PROMPT_MARGIN_TOKENS
 
 
 def _fit_chunk_config(config: ChunkConfig, max_chunk_tokens: int | None) -> ChunkConfig:

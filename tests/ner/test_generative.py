@@ -11,7 +11,7 @@ import pytest
 from ctakes_llm.errors import BackendError, ConfigError
 from ctakes_llm.ner.chunking import ChunkConfig
 from ctakes_llm.ner.formats import Request, get_format
-from ctakes_llm.ner.generative import Generation, GenerativeConfig, GenerativeNer, chunk_budget
+from ctakes_llm.ner.generative import PROMPT_MARGIN_TOKENS, Generation, GenerativeConfig, GenerativeNer, chunk_budget
 from ctakes_llm.ner.mention import Grounding, MentionClass
 
 NOTE = "The patient reports chest pain and fever. Started aspirin 81 mg daily."
@@ -136,7 +136,7 @@ def test_chunk_budget_subtracts_the_prompt_and_the_answer() -> None:
         return sum(words(m.content) for m in request.messages)
 
     longest = max(prompt_tokens(r) for r in fmt.requests(""))
-    assert chunk_budget(fmt, prompt_tokens, 1000, 100) == 1000 - longest - 100
+    assert chunk_budget(fmt, prompt_tokens, 1000, 100) == 1000 - longest - 100 - PROMPT_MARGIN_TOKENS
     assert chunk_budget(fmt, prompt_tokens, None, 100) is None
 
 
