@@ -57,9 +57,11 @@ class DictionaryConfig:
         path: the cTAKES BSV dictionary (``CUI|TUI|text``, ``CUI|TUI|text|preferred``, ``CUI|text``).
         coding_scheme: the ``codingScheme`` written on every concept (cTAKES writes ``custom`` for BSV lookups).
         policy: ``LONGEST`` keeps the longest of overlapping terms; ``ALL`` keeps nested terms too, as cTAKES's
-            default term consumer does (``chest`` inside ``chest pain``).
+            default term consumer does (``chest`` inside ``chest pain``). The names ``"longest"`` / ``"all"``
+            are accepted too (pipeline files).
         min_chars: shortest span annotated, in characters (cTAKES's ``minimumSpan``, 3 by default).
-        default_class: the class of entries without a TUI column; None leaves them out.
+        default_class: the class of entries without a TUI column (a label such as ``"Medication"`` is accepted);
+            None leaves them out.
         skip_function_words: leave out matches that are one function word (``over``, ``may``), which cTAKES's
             part-of-speech filter keeps out of its lookup.
         encoding: the dictionary file's encoding.
@@ -82,9 +84,17 @@ class DictionaryConfig:
             raise ConfigError(f"[E511] min_chars={self.min_chars} must be at least 1")
         if not self.coding_scheme.strip():
             raise ConfigError("[E512] coding_scheme is empty; cTAKES writes 'custom' for BSV dictionaries")
-        if not isinstance(self.policy, MatchPolicy):
-            known = ", ".join(p.name for p in MatchPolicy)
-            raise ConfigError(f"[E513] policy={self.policy!r} is not a MatchPolicy; use one of {known}")
+        if not isinstance(self.policy, MatchPolicy):  # a pipeline file gives the name
+            try:
+                object.__setattr__(self, "policy", MatchPolicy(str(self.policy).lower()))
+            except ValueError:
+                known = ", ".join(p.value for p in MatchPolicy)
+                raise ConfigError(f"[E513] policy={self.policy!r} is not a match policy; use one of {known}") from None
+        if self.default_class is not None and not isinstance(self.default_class, MentionClass):
+            try:
+                object.__setattr__(self, "default_class", MentionClass.from_label(str(self.default_class)))
+            except ValueError as err:
+                raise ConfigError(f"[E514] default_class: {err}") from None
 
 
 class DictionaryAnnotator:

@@ -144,12 +144,23 @@ def test_process_uses_the_sentences_in_the_cas(bsv: Path) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "code"),
-    [({"path": ""}, "E510"), ({"min_chars": 0}, "E511"), ({"coding_scheme": " "}, "E512"), ({"policy": "all"}, "E513")],
+    [
+        ({"path": ""}, "E510"),
+        ({"min_chars": 0}, "E511"),
+        ({"coding_scheme": " "}, "E512"),
+        ({"policy": "most"}, "E513"),
+        ({"default_class": "Lab"}, "E514"),
+    ],
 )
 def test_dictionary_config_checks_itself(kwargs: dict[str, object], code: str) -> None:
     options: dict[str, object] = {"path": "dict.bsv", **kwargs}
     with pytest.raises(ConfigError, match=code):
         DictionaryConfig(**options)  # type: ignore[arg-type]
+
+
+def test_dictionary_config_accepts_names_from_pipeline_files() -> None:
+    config = DictionaryConfig(path="dict.bsv", policy="ALL", default_class="Medication")  # type: ignore[arg-type]
+    assert (config.policy, config.default_class) == (MatchPolicy.ALL, MentionClass.MEDICATION)
 
 
 def test_dictionary_lookup_finds_what_real_ctakes_found(shared_dir: Path, tmp_path: Path) -> None:
