@@ -23,6 +23,7 @@ Algorithm, per sentence (:func:`ctakes_llm.ner.sentences.split_sentences`):
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -205,7 +206,7 @@ def merge_attributes(mention: Mention, attributes: Mapping[str, str]) -> Mention
 
 def _sentence_of(sentences: Sequence[tuple[int, int]], mention: Mention, length: int) -> tuple[int, int]:
     """The sentence that holds the mention's first character (the whole text when none does)."""
-    for begin, end in sentences:
-        if begin <= mention.begin < end:
-            return begin, end
+    position = bisect_right(sentences, (mention.begin, length + 1)) - 1
+    if position >= 0 and sentences[position][0] <= mention.begin < sentences[position][1]:
+        return sentences[position]
     return 0, length
