@@ -335,7 +335,7 @@ def match_mentions(
             pred_to_gold[j] = i
     for i in edges:
         if i not in gold_to_pred:
-            _augment(i, edges, gold_to_pred, pred_to_gold, set())
+            _augment(i, edges, gold_to_pred, pred_to_gold)
     return sorted(gold_to_pred.items())
 
 
@@ -522,17 +522,35 @@ def _bootstrap(
 
 
 def _augment(
-    i: int, edges: Mapping[int, list[int]], gold_to_pred: dict[int, int], pred_to_gold: dict[int, int], seen: set[int]
+    start: int, edges: Mapping[int, list[int]], gold_to_pred: dict[int, int], pred_to_gold: dict[int, int]
 ) -> bool:
-    """Find an augmenting path from unmatched gold ``i`` (Kuhn's algorithm); matched mentions stay matched."""
-    for j in edges.get(i, ()):
-        if j in seen:
-            continue
-        seen.add(j)
-        if j not in pred_to_gold or _augment(pred_to_gold[j], edges, gold_to_pred, pred_to_gold, seen):
-            gold_to_pred[i] = j
-            pred_to_gold[j] = i
-            return True
+    """Find an augmenting path from unmatched gold ``start`` and flip it (Kuhn's algorithm, iterative).
+
+    Matched mentions stay matched (possibly to another partner), so the greedy seeds only ever grow.
+    """
+    seen: set[int] = set()
+    stack = [(start, iter(edges.get(start, ())))]
+    while stack:
+        _, candidates = stack[-1]
+        for j in candidates:
+            if j in seen:
+                continue
+            seen.add(j)
+            if j not in pred_to_gold:
+                while stack:  # the path's golds each take the pred that led to the next one
+                    gold, _ = stack.pop()
+                    previous = gold_to_pred.get(gold)
+                    gold_to_pred[gold] = j
+                    pred_to_gold[j] = gold
+                    if previous is None:
+                        break
+                    j = previous
+                return True
+            nxt = pred_to_gold[j]
+            stack.append((nxt, iter(edges.get(nxt, ()))))
+            break
+        else:
+            stack.pop()
     return False
 
 

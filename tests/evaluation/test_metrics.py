@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ctakes_llm.errors import ConfigError, InputError
 from ctakes_llm.evaluation.metrics import match_mentions, parse_classes, parse_merge, score_corpus
@@ -149,3 +152,31 @@ def test_parse_merge_rejects_unknown_and_repeated_classes() -> None:
         parse_merge(["Disease+Nope"])
     with pytest.raises(ConfigError, match="E602"):
         parse_merge(["DiseaseDisorder+SignSymptom", "SignSymptom+Procedure"])
+
+
+spans = st.lists(st.tuples(st.integers(0, 12), st.integers(1, 5), st.sampled_from([DD, SS])), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(gold_spans=spans, pred_spans=spans)
+def test_match_mentions_lenient_is_a_maximum_matching(gold_spans, pred_spans) -> None:
+    gold = [m(cls, b, b + n) for b, n, cls in gold_spans]
+    pred = [m(cls, b, b + n) for b, n, cls in pred_spans]
+    pairs = match_mentions(gold, pred, overlap=True, same_class=True)
+    assert len({i for i, _ in pairs}) == len({j for _, j in pairs}) == len(pairs)
+    for i, j in pairs:
+        assert gold[i].cls == pred[j].cls and gold[i].begin < pred[j].end and pred[j].begin < gold[i].end
+
+    def fits(i: int, j: int) -> bool:
+        return gold[i].cls == pred[j].cls and gold[i].begin < pred[j].end and pred[j].begin < gold[i].end
+
+    if len(gold) <= len(pred):
+        assignments = (
+            [(i, j) for i, j in enumerate(order)] for order in itertools.permutations(range(len(pred)), len(gold))
+        )
+    else:
+        assignments = (
+            [(i, j) for j, i in enumerate(order)] for order in itertools.permutations(range(len(gold)), len(pred))
+        )
+    best = max((sum(fits(i, j) for i, j in assignment) for assignment in assignments), default=0)
+    assert len(pairs) == best
