@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Sized
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,14 +79,14 @@ def synthetic_bsv_rows(notes: list[str], config: BenchConfig) -> list[str]:
     return [f"C{i:07d}|{rng.choice(CLASS_TUIS)}|{term}" for i, term in enumerate(terms)]
 
 
-def _timed_passes(run: object, notes: list[str], repeats: int) -> tuple[list[float], int]:
+def _timed_passes(run: Callable[[str], Sized], notes: list[str], repeats: int) -> tuple[list[float], int]:
     """Seconds per pass over all notes (after one warm-up pass) and the number of results of one pass."""
-    results = sum(len(run(note)) for note in notes)  # type: ignore[operator]
+    results = sum(len(run(note)) for note in notes)
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
         for note in notes:
-            run(note)  # type: ignore[operator]
+            run(note)
         seconds.append(time.perf_counter() - start)
     return seconds, results
 
