@@ -6,7 +6,8 @@ same for documents already in memory (a benchmark holding ``GoldDocument`` value
 Documents pair by id: the same id first, then the same id once ``.xmi``/``.txt``/``.ann``/``.json`` suffixes are
 dropped and ``/`` is read as ``__`` (``small/note.txt`` and ``note.txt.xmi``), then a unique id that ends with the
 other (cTAKES's ``examples__small__note`` and our ``small/note``). The texts of a pair must be equal, or equal
-once CRLF line ends are read as LF, in which case offsets on both sides are moved onto the LF text.
+once CRLF line ends are read as LF (offsets on both sides are then moved onto the LF text); a U+FFFD on one side
+matches any character on the other (a non-UTF-8 note that one system decoded with replacement characters).
 """
 
 from __future__ import annotations
@@ -257,11 +258,15 @@ def _resolve_label_map(value: str | Path | None) -> LabelMap | None:
 
 
 def _align_texts(a: GoldDocument, b: GoldDocument, names: tuple[str, str]) -> tuple[GoldDocument, GoldDocument]:
-    """Bring B's mentions onto A's text; when they differ only in CRLF/LF, move both onto the LF text."""
-    if a.text == b.text:
+    """Bring B's mentions onto A's text; when they differ only in CRLF/LF, move both onto the LF text.
+
+    Texts also count as equal where one side has U+FFFD and the other any character: a note that is not UTF-8
+    read as UTF-8 with replacement (as cTAKES reads it) next to the same note read in its real encoding.
+    """
+    if _same_text(a.text, b.text):
         return a, b
     a_lf, b_lf = a.text.replace("\r\n", "\n"), b.text.replace("\r\n", "\n")
-    if a_lf != b_lf:
+    if not _same_text(a_lf, b_lf):
         raise InputError(
             f"[E618] the texts of {names[0]} {a.doc_id!r} and {names[1]} {b.doc_id!r} differ "
             f"({len(a_lf)} vs {len(b_lf)} characters with LF line ends, first difference at "
@@ -269,6 +274,17 @@ def _align_texts(a: GoldDocument, b: GoldDocument, names: tuple[str, str]) -> tu
         )
     logger.info("%s / %s: line ends differ (CRLF vs LF); comparing on the LF text", a.doc_id, b.doc_id)
     return _to_lf(a), _to_lf(b)
+
+
+def _same_text(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if len(a) != len(b) or "\ufffd" not in a + b:
+        return False
+    same = all(x == y or x == "\ufffd" or y == "\ufffd" for x, y in zip(a, b, strict=True))
+    if same:
+        logger.info("texts differ only where one side has U+FFFD (a note decoded in two ways); offsets kept")
+    return same
 
 
 def _to_lf(doc: GoldDocument) -> GoldDocument:

@@ -167,3 +167,14 @@ def test_evaluate_config_validates() -> None:
         EvaluateConfig(gold_format="conll")
     with pytest.raises(ConfigError, match="E613"):
         EvaluateConfig(merge={SS: DD, DD: MED})
+
+
+def test_score_documents_accepts_replacement_characters_for_undecodable_bytes() -> None:
+    ctakes_text = "Quit \ufffdsmoking\ufffd in 2001."  # cp1252 quotes read as UTF-8 with replacement, as cTAKES does
+    our_text = "Quit \u201csmoking\u201d in 2001."
+    gold = [GoldDocument("n", ctakes_text, (mention(ctakes_text, "smoking", SS),))]
+    pred = [GoldDocument("n", our_text, (mention(our_text, "smoking", SS),))]
+    assert score_documents(gold, pred, QUICK).micro("strict").f1 == 1.0
+    other = [GoldDocument("n", our_text.replace("2001", "2002"), ())]
+    with pytest.raises(InputError, match="E618"):
+        score_documents(gold, other, QUICK)
