@@ -89,9 +89,9 @@ def default_steps(
 
 
 def make_preprocess(options: dict[str, Any]) -> Annotator:
-    from ctakes_llm.annotators.preprocess import PreprocessAnnotator
+    from ctakes_llm.annotators.preprocess import PreprocessAnnotator, PreprocessConfig
 
-    return PreprocessAnnotator(**options)
+    return PreprocessAnnotator(PreprocessConfig(**options))
 
 
 def make_ner(options: dict[str, Any]) -> Annotator:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -42,3 +44,33 @@ def test_cli_unknown_typesystem_is_a_one_line_error(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["typesystem", "export", "3.2.1", str(tmp_path / "x.xml")])
     assert result.exit_code == 1
     assert "Error:" in result.output and "3.2.1" in result.output
+
+
+def test_cli_annotate_stdin_to_stdout_with_a_bsv_dictionary_and_negation(tmp_path) -> None:
+    bsv = tmp_path / "terms.bsv"
+    bsv.write_text("// test terms\nC0008031|T184|chest pain\nC0004057|T121|aspirin\n", encoding="utf-8")
+    note = "Patient denies chest pain \U0001f642. Takes aspirin 81 mg daily.\n"
+    result = CliRunner().invoke(cli, ["annotate", "-", "-o", "-", "--format", "ctakes-json", "--no-model",
+                                      "--dictionary", str(bsv)], input=note.encode("utf-8"))
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    [pain] = payload["SignSymptomMention"]
+    [aspirin] = payload["MedicationMention"]
+    assert (pain["text"], pain["polarity"], pain["conceptAttributes"][0]["cui"]) == ("chest pain", -1, "C0008031")
+    assert (aspirin["text"], aspirin["polarity"]) == ("aspirin", 0)
+    # cTAKES REST offsets are UTF-16: the emoji before "aspirin" counts twice
+    assert aspirin["begin"] == note.index("aspirin") + 1
+
+
+def test_cli_annotate_folder_exits_1_and_names_the_bad_file(tmp_path) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "good.txt").write_text("chest pain", encoding="utf-8")
+    (notes / "bad.txt").write_bytes(b"\xff\xfe\x00chest")
+    bsv = tmp_path / "terms.bsv"
+    bsv.write_text("C0008031|T184|chest pain\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["annotate", str(notes), "-o", str(tmp_path / "out"), "--no-model",
+                                      "--dictionary", str(bsv), "--no-progress"])
+    assert result.exit_code == 1
+    assert "bad.txt" in result.stderr and "E121" in result.stderr
+    assert (tmp_path / "out" / "good.txt.xmi").is_file()
