@@ -12,7 +12,8 @@ occurrence wins; the mention records the level as its :class:`~ctakes_llm.ner.me
 3. ``FUZZY``: a window of whole text tokens (words or single punctuation marks) whose normalized form has a
    :class:`difflib.SequenceMatcher` ratio with the normalized proposal of at least
    :attr:`GroundingConfig.fuzzy_threshold`. Proposals shorter than :attr:`GroundingConfig.fuzzy_min_chars`
-   (normalized) are never fuzzy-matched, as short strings match noise.
+   (normalized) are never fuzzy-matched, as short strings match noise, and neither are proposals that the first
+   two levels found (but only on taken spans).
 
 Exact and normalized matches must respect word boundaries (``pain`` is not found inside ``painful``).
 Repeated proposals of one class take successive occurrences in order of appearance (or, when the output format
@@ -183,6 +184,7 @@ class Grounder:
         self.config = config or GroundingConfig()
         self._normalized: _NormalizedText | None = None
         self._tokens: list[tuple[int, int]] | None = None
+        self._window_cache: dict[int, list[tuple[int, int, str]]] = {}
 
     def ground(self, proposals: Sequence[Proposal]) -> GroundingResult:
         """Ground ``proposals`` in order; see the module docstring for the rules.
@@ -208,6 +210,8 @@ class Grounder:
             level = Grounding.EXACT
             contested: tuple[Grounding, tuple[int, int]] | None = None
             for level, candidates in self._levels(said):
+                if level is Grounding.FUZZY and found_any:
+                    break  # the string is in the text, only taken: a similar one is not what the model meant
                 free = [span for span in candidates if not any(span[0] < e and b < span[1] for b, e in spans)]
                 found_any = found_any or bool(candidates)
                 if free:
@@ -272,18 +276,13 @@ class Grounder:
 
     def _fuzzy(self, needle: str) -> list[tuple[int, int]]:
         """Best-scoring token windows at or above the threshold, best first (ties keep text order)."""
-        if self._tokens is None:
-            self._tokens = [match.span() for match in _TEXT_TOKEN.finditer(self.text)]
-        tokens = self._tokens
         width = len(_TEXT_TOKEN.findall(needle))
         threshold = self.config.fuzzy_threshold
         matcher = difflib.SequenceMatcher(autojunk=False)
         matcher.set_seq2(needle)
         scored: list[tuple[float, int, int]] = []
         for size in range(max(1, width - 1), width + 2):
-            for first in range(len(tokens) - size + 1):
-                begin, end = tokens[first][0], tokens[first + size - 1][1]
-                candidate = normalize(self.text[begin:end])
+            for begin, end, candidate in self._windows(size):
                 if 2 * min(len(candidate), len(needle)) < threshold * (len(candidate) + len(needle)):
                     continue
                 matcher.set_seq1(candidate)
@@ -296,6 +295,20 @@ class Grounder:
             return []
         best = max(ratio for ratio, _, _ in scored)
         return sorted({(begin, end) for ratio, begin, end in scored if ratio == best})
+
+    def _windows(self, size: int) -> list[tuple[int, int, str]]:
+        """Every run of ``size`` text tokens as ``(begin, end, normalized text)``, cached per size."""
+        if self._tokens is None:
+            self._tokens = [match.span() for match in _TEXT_TOKEN.finditer(self.text)]
+        windows = self._window_cache.get(size)
+        if windows is None:
+            tokens = self._tokens
+            windows = []
+            for first in range(len(tokens) - size + 1):
+                begin, end = tokens[first][0], tokens[first + size - 1][1]
+                windows.append((begin, end, normalize(self.text[begin:end])))
+            self._window_cache[size] = windows
+        return windows
 
 
 def _nearest(spans: Sequence[tuple[int, int]], hint: int | None) -> tuple[int, int]:
