@@ -12,8 +12,7 @@ occurrence wins; the mention records the level as its :class:`~ctakes_llm.ner.me
 3. ``FUZZY``: a window of whole text tokens (words or single punctuation marks) whose normalized form has a
    :class:`difflib.SequenceMatcher` ratio with the normalized proposal of at least
    :attr:`GroundingConfig.fuzzy_threshold`. Proposals shorter than :attr:`GroundingConfig.fuzzy_min_chars`
-   (normalized) are never fuzzy-matched, as short strings match noise, and neither are proposals that the first
-   two levels found (but only on taken spans).
+   (normalized) are never fuzzy-matched, as short strings match noise.
 
 Exact and normalized matches must respect word boundaries (``pain`` is not found inside ``painful``).
 Repeated proposals of one class take successive occurrences in order of appearance (or, when the output format
@@ -210,8 +209,6 @@ class Grounder:
             level = Grounding.EXACT
             contested: tuple[Grounding, tuple[int, int]] | None = None
             for level, candidates in self._levels(said):
-                if level is Grounding.FUZZY and found_any:
-                    break  # the string is in the text, only taken: a similar one is not what the model meant
                 free = [span for span in candidates if not any(span[0] < e and b < span[1] for b, e in spans)]
                 found_any = found_any or bool(candidates)
                 if free:

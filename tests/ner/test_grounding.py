@@ -84,6 +84,11 @@ def test_grounding_counts_a_repeat_beyond_the_occurrences_as_duplicate() -> None
     assert len(result.mentions) == 1 and result.duplicates == 1 and result.ungrounded == []
 
 
+def test_grounding_repeat_goes_to_a_similar_free_occurrence() -> None:
+    found = _ground("fever, then fevers", Proposal(SIGN, "fever"), Proposal(SIGN, "fever"))
+    assert found == [("fever", 0, Grounding.EXACT), ("fevers", 12, Grounding.FUZZY)]
+
+
 def test_grounding_hint_picks_the_nearest_occurrence() -> None:
     text = "fever at night, fever at noon, fever again"
     assert _ground(text, Proposal(SIGN, "fever", hint=29)) == [("fever", 31, Grounding.EXACT)]
