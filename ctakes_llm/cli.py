@@ -155,10 +155,125 @@ def typesystem_export(name: str, path: Path) -> None:
     click.echo(f"wrote {path}", err=True)
 
 
+CORPUS_FORMATS = ("auto", "brat", "pubtator", "anafora", "xmi", "jsonl")
+
+
+@cli.command()
+@click.option("--gold", "gold_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Gold annotations: a folder or file (BRAT, PubTator, Anafora, cTAKES XMI or our JSONL).")
+@click.option("--pred", "pred_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Predictions on the same notes (usually an 'annotate' output folder).")
+@click.option("--gold-format", type=click.Choice(CORPUS_FORMATS), default="auto", show_default=True)
+@click.option("--pred-format", type=click.Choice(CORPUS_FORMATS), default="auto", show_default=True)
+@click.option("--label-map", default=None, help="Gold label map: bundled name (maccrobat, ncbi_disease, bc5cdr, "
+                                                "anafora) or a JSON file mapping labels to the five classes.")
+@click.option("--pred-label-map", default=None, help="Label map of the predictions, when not cTAKES class labels.")
+@click.option("--classes", default=None, help="Score only these classes, comma-separated (e.g. DiseaseDisorder,Medication).")
+@click.option("--merge", multiple=True, help="Merge classes before scoring, e.g. DiseaseDisorder+SignSymptom (repeatable).")
+@click.option("--all-classes", is_flag=True, help="Score every class, not only those the gold label map annotates.")
+@click.option("--split", default=None, help="Score only the documents of this split (train/dev/test) from the "
+                                            "gold folder's split.json.")
+@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0),
+              help="Bootstrap resamples for confidence intervals (0: none).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--typesystem", default="4.0.0", show_default=True, help="Type system for XMI input.")
+@click.option("--ignore-unpaired", is_flag=True, help="Skip documents found on one side only instead of failing.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write all scores as JSON to this file ('-' for standard output).")
+@_api_errors
+def evaluate(gold_path: Path, pred_path: Path, gold_format: str, pred_format: str, label_map: str | None,
+             pred_label_map: str | None, classes: str | None, merge: tuple[str, ...], all_classes: bool,
+             split: str | None, bootstrap: int, seed: int, typesystem: str, ignore_unpaired: bool,
+             json_path: Path | None) -> None:
+    """Score predictions against gold: strict and lenient P/R/F1 per class, polarity, CUIs.
+
+    Strict needs the exact span and class; lenient an overlapping span and the same class (one-to-one).
+    Prints a table; --json writes everything, confidence intervals included.
+
+    \b
+    Example:
+      ctakes-llm evaluate --gold ../shared/data/maccrobat/brat --label-map maccrobat --split test --pred out/
+    """
+    from ctakes_llm.corpora.splits import read_split
+    from ctakes_llm.evaluation.evaluate import EvaluateConfig
+    from ctakes_llm.evaluation.evaluate import evaluate as run_evaluate
+    from ctakes_llm.evaluation.metrics import parse_classes, parse_merge
+
+    doc_ids = None
+    if split is not None:
+        split_root = gold_path if gold_path.is_dir() else gold_path.parent
+        split_dir = split_root if (split_root / "split.json").exists() else split_root.parent
+        doc_ids = frozenset(read_split(split_dir, split))
+    config = EvaluateConfig(
+        gold_format=gold_format, pred_format=pred_format, label_map=label_map, pred_label_map=pred_label_map,
+        classes=parse_classes(classes.split(",")) if classes else None, merge=parse_merge(merge),
+        restrict_to_annotated=not all_classes, bootstrap=bootstrap, seed=seed, typesystem=typesystem,
+        doc_ids=doc_ids, ignore_unpaired=ignore_unpaired,
+    )
+    result = run_evaluate(gold_path, pred_path, config)
+    click.echo(result["table"])
+    if json_path is not None:
+        _write_json({key: value for key, value in result.items() if key != "table"}, json_path)
+
+
+@cli.command()
+@click.argument("a_path", metavar="A", type=click.Path(exists=True, path_type=Path))
+@click.argument("b_path", metavar="B", type=click.Path(exists=True, path_type=Path))
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a self-contained HTML report: each note with both systems' mentions side by side.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the comparison as JSON ('-' for standard output).")
+@click.option("--a-name", default="A", show_default=True, help="Name of system A in tables (e.g. cTAKES).")
+@click.option("--b-name", default="B", show_default=True, help="Name of system B (e.g. ctakes-llm).")
+@click.option("--a-format", type=click.Choice(CORPUS_FORMATS), default="auto", show_default=True)
+@click.option("--b-format", type=click.Choice(CORPUS_FORMATS), default="auto", show_default=True)
+@click.option("--classes", default=None, help="Compare only these classes, comma-separated.")
+@click.option("--merge", multiple=True, help="Merge classes first, e.g. DiseaseDisorder+SignSymptom (repeatable).")
+@click.option("--typesystem", default="4.0.0", show_default=True, help="Type system for XMI input.")
+@click.option("--ignore-unpaired", is_flag=True, help="Skip notes found on one side only instead of failing.")
+@click.option("--title", default=None, help="Title of the HTML report.")
+@_api_errors
+def compare(a_path: Path, b_path: Path, html_path: Path | None, json_path: Path | None, a_name: str, b_name: str,
+            a_format: str, b_format: str, classes: str | None, merge: tuple[str, ...], typesystem: str,
+            ignore_unpaired: bool, title: str | None) -> None:
+    """Compare two systems' mentions on the same notes, e.g. cTAKES XMI against ours.
+
+    Counts per class, agreement, mentions only in A or only in B, same span with another class, polarity and
+    CUI agreement. Notes are paired by file name (cTAKES's 'a__b__note.txt.xmi' pairs with 'a/b/note.txt.xmi').
+
+    \b
+    Example:
+      ctakes-llm annotate ../shared/ctakes/notes -o ours/
+      ctakes-llm compare ../shared/ctakes/ctakes-run-output/xmi ours/ --a-name cTAKES --b-name ctakes-llm \\
+          --html report.html
+    """
+    from ctakes_llm.evaluation.compare import CompareConfig
+    from ctakes_llm.evaluation.compare import compare as run_compare
+    from ctakes_llm.evaluation.metrics import parse_classes, parse_merge
+    from ctakes_llm.evaluation.report_html import write_html_report
+
+    config = CompareConfig(a_name=a_name, b_name=b_name, a_format=a_format, b_format=b_format,
+                           classes=parse_classes(classes.split(",")) if classes else None, merge=parse_merge(merge),
+                           typesystem=typesystem, ignore_unpaired=ignore_unpaired)
+    result = run_compare(a_path, b_path, config)
+    click.echo(result.format_table())
+    if html_path is not None:
+        write_html_report(result, html_path, title=title)
+        click.echo(f"wrote {html_path}", err=True)
+    if json_path is not None:
+        _write_json(result.to_dict(), json_path)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()
 
 
-def _echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+def _write_json(data: object, path: Path) -> None:
+    text = json.dumps(data, indent=2, default=str) + "\n"
+    if str(path) == "-":
+        click.echo(text, nl=False)
+    else:
+        from ctakes_llm.cas.atomic import atomic_write
+
+        atomic_write(path, text)

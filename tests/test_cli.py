@@ -74,3 +74,24 @@ def test_cli_annotate_folder_exits_1_and_names_the_bad_file(tmp_path) -> None:
     assert result.exit_code == 1
     assert "bad.txt" in result.stderr and "E121" in result.stderr
     assert (tmp_path / "out" / "good.txt.xmi").is_file()
+
+
+def test_cli_evaluate_gold_against_itself_scores_one(shared_dir, tmp_path) -> None:
+    gold = shared_dir / "data" / "maccrobat" / "brat"
+    out = tmp_path / "scores.json"
+    result = CliRunner().invoke(cli, ["evaluate", "--gold", str(gold), "--pred", str(gold), "--label-map", "maccrobat",
+                                      "--pred-label-map", "maccrobat", "--split", "test", "--bootstrap", "0",
+                                      "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(out.read_text())
+    assert scores["strict"]["micro"]["f1"] == 1.0
+
+
+def test_cli_compare_writes_an_html_report(shared_dir, tmp_path) -> None:
+    xmi = shared_dir / "ctakes" / "ctakes-run-output" / "xmi"
+    html = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["compare", str(xmi), str(xmi), "--a-name", "cTAKES", "--b-name", "copy",
+                                      "--html", str(html)])
+    assert result.exit_code == 0, result.output
+    page = html.read_text(encoding="utf-8")
+    assert "cTAKES" in page and "claudication" in page

@@ -33,6 +33,7 @@ def atomic_open(path: Path, mode: str = "w", *, encoding: str | None = "utf-8") 
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get the usual permissions
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -44,3 +45,9 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` atomically (text is written as UTF-8)."""
     with atomic_open(path, "wb" if isinstance(data, bytes) else "w") as handle:
         handle.write(data)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
