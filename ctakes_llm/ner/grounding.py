@@ -12,15 +12,16 @@ occurrence wins; the mention records the level as its :class:`~ctakes_llm.ner.me
 3. ``FUZZY``: a window of whole text tokens (words or single punctuation marks) whose normalized form has a
    :class:`difflib.SequenceMatcher` ratio with the normalized proposal of at least
    :attr:`GroundingConfig.fuzzy_threshold`. Proposals shorter than :attr:`GroundingConfig.fuzzy_min_chars`
-   (normalized) are never fuzzy-matched, as short strings match noise.
+   (normalized) are never fuzzy-matched, as short strings match noise. Among free windows the best ratio wins.
 
 Exact and normalized matches must respect word boundaries (``pain`` is not found inside ``painful``).
 Repeated proposals of one class take successive occurrences in order of appearance (or, when the output format
 gives a position hint, the free occurrence nearest the hint). An occurrence overlapping a span already given to a
-mention of the same class is not free; when a proposal finds no free occurrence it takes an overlapping one (left
-to overlap resolution), and when it finds only spans already given to it, it is a *duplicate*. A proposal found
-nowhere is *ungrounded*. Both are counted and returned, never dropped silently, and nothing is invented.
-Finally, overlapping mentions of the same class are resolved by :func:`resolve_overlaps` (longest wins).
+mention of the same class is not free. A proposal with no free occurrence takes an exact or normalized one that
+overlaps a taken span without equalling it (overlap resolution then keeps one); a proposal whose occurrences are
+all taken otherwise is a *duplicate*; a proposal found nowhere is *ungrounded*. Both are counted and returned,
+never dropped silently, and nothing is invented. Finally, overlapping mentions of the same class are resolved by
+:func:`resolve_overlaps` (longest wins).
 """
 
 from __future__ import annotations
@@ -184,6 +185,7 @@ class Grounder:
         self._normalized: _NormalizedText | None = None
         self._tokens: list[tuple[int, int]] | None = None
         self._window_cache: dict[int, list[tuple[int, int, str]]] = {}
+        self._scores: dict[tuple[int, int], float] = {}
 
     def ground(self, proposals: Sequence[Proposal]) -> GroundingResult:
         """Ground ``proposals`` in order; see the module docstring for the rules.
@@ -211,11 +213,14 @@ class Grounder:
             for level, candidates in self._levels(said):
                 free = [span for span in candidates if not any(span[0] < e and b < span[1] for b, e in spans)]
                 found_any = found_any or bool(candidates)
+                if level is Grounding.FUZZY and free:
+                    best = max(self._scores[span] for span in free)
+                    free = [span for span in free if self._scores[span] == best]
                 if free:
                     chosen = _non_overlapping(free) if self.config.all_occurrences else [_nearest(free, proposal.hint)]
                     break
                 overlapping = [span for span in candidates if span not in spans]
-                if contested is None and overlapping:
+                if contested is None and overlapping and level is not Grounding.FUZZY:
                     contested = (level, _nearest(overlapping, proposal.hint))
             if not chosen and contested is not None:
                 # Only spans overlapping (not equal to) a same-class mention: let overlap resolution pick one.
@@ -272,7 +277,7 @@ class Grounder:
         ]
 
     def _fuzzy(self, needle: str) -> list[tuple[int, int]]:
-        """Best-scoring token windows at or above the threshold, best first (ties keep text order)."""
+        """Token windows at or above the threshold, in text order; their ratios go to ``self._scores``."""
         width = len(_TEXT_TOKEN.findall(needle))
         threshold = self.config.fuzzy_threshold
         matcher = difflib.SequenceMatcher(autojunk=False)
@@ -288,10 +293,8 @@ class Grounder:
                 ratio = matcher.ratio()
                 if ratio >= threshold:
                     scored.append((ratio, begin, end))
-        if not scored:
-            return []
-        best = max(ratio for ratio, _, _ in scored)
-        return sorted({(begin, end) for ratio, begin, end in scored if ratio == best})
+        self._scores = {(begin, end): ratio for ratio, begin, end in sorted(scored)}
+        return sorted(self._scores)
 
     def _windows(self, size: int) -> list[tuple[int, int, str]]:
         """Every run of ``size`` text tokens as ``(begin, end, normalized text)``, cached per size."""

@@ -89,6 +89,12 @@ def test_grounding_repeat_goes_to_a_similar_free_occurrence() -> None:
     assert found == [("fever", 0, Grounding.EXACT), ("fevers", 12, Grounding.FUZZY)]
 
 
+def test_grounding_fuzzy_never_contests_a_taken_span() -> None:
+    result = Grounder("No chest pain.").ground([Proposal(SIGN, "chest pain"), Proposal(SIGN, "chest pains")])
+    assert [(m.text, m.grounding) for m in result.mentions] == [("chest pain", Grounding.EXACT)]
+    assert result.duplicates == 1
+
+
 def test_grounding_hint_picks_the_nearest_occurrence() -> None:
     text = "fever at night, fever at noon, fever again"
     assert _ground(text, Proposal(SIGN, "fever", hint=29)) == [("fever", 31, Grounding.EXACT)]
