@@ -78,13 +78,13 @@ def test_causal_lm_counts_an_answer_cut_at_max_new_tokens(garbage_backend: Causa
 
 
 def test_causal_lm_batches_requests_and_keeps_their_order(garbage_backend: CausalLmBackend) -> None:
-    backend = _forced(garbage_backend, ANSWER, batch_size=2)
+    backend = _forced(garbage_backend, '[["chest pain", "SignSymptom"]]', batch_size=2, max_new_tokens=24)
     notes = [NOTE, "No complaints today. " + NOTE, "Chest pain again."]
     results = backend.predict(notes)
-    assert [[m.text for m in mentions] for mentions in results] == [
-        ["chest pain", "aspirin"],
-        ["chest pain", "aspirin"],
-        ["Chest pain"],
+    assert [[(m.text, m.begin) for m in mentions] for mentions in results] == [
+        [("chest pain", 20)],
+        [("chest pain", 41)],
+        [("Chest pain", 0)],
     ]
     for note, mentions in zip(notes, results, strict=True):
         assert all(note[m.begin : m.end] == m.text for m in mentions)
