@@ -5,7 +5,8 @@ Each text is tokenized once with the fast tokenizer's offset mapping, then cut i
 word boundaries where one is near. Nothing is truncated: every wordpiece of every text is in some window. Windows
 of all texts in one call are sorted by length and batched, so little compute goes to padding. A wordpiece seen by
 two windows takes the prediction of the window where it sits farthest from a cut edge; BIO decoding then runs
-once over the whole text, so overlaps produce no duplicate mentions. Offsets come from the tokenizer, so every
+once over the whole text, so overlaps produce no duplicate mentions. A span that cuts a word is widened to the
+whole word, then trimmed of edge white space and punctuation. Offsets come from the tokenizer, so every
 mention's ``text`` is exactly ``note[begin:end]`` (grounding ``MODEL_OFFSETS``).
 
 torch and transformers are imported when a backend is built, never at module import.
@@ -59,6 +60,8 @@ class TokenClassifierConfig:
         num_threads: CPU threads for torch (sets the process-wide ``torch.set_num_threads``); None leaves it.
         device: ``"cpu"``, ``"cuda"``, or ``"auto"`` (CUDA when available).
         bucket_by_length: Sort windows by length before batching (less padding). Off only to measure its worth.
+        snap_to_words: Widen a span that starts or ends inside a word (as the tokenizer's pre-tokenizer splits
+            words: at white space and punctuation) to the whole word, so a mention never cuts a word in two.
     """
 
     model: str | None = None
@@ -70,6 +73,7 @@ class TokenClassifierConfig:
     num_threads: int | None = None
     device: Device = "auto"
     bucket_by_length: bool = True
+    snap_to_words: bool = True
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -170,6 +174,7 @@ class TokenClassifierBackend:
             "windows": 0,
             "multi_window_texts": 0,
             "trimmed_spans": 0,
+            "word_snapped_spans": 0,
             "punctuation_only_spans": 0,
         }
         logger.info("loaded %s on %s as %s", self.source, self.device, self.dtype)
@@ -187,6 +192,7 @@ class TokenClassifierBackend:
             "max_length": self.config.max_length,
             "overlap": self.config.overlap,
             "batch_size": self.config.batch_size,
+            "snap_to_words": self.config.snap_to_words,
         }
 
     def predict(self, texts: Sequence[str]) -> list[list[Mention]]:
@@ -196,6 +202,7 @@ class TokenClassifierBackend:
         encodings = self._backend_tokenizer.encode_batch(list(texts), add_special_tokens=False)
         token_ids = [encoding.ids for encoding in encodings]
         offsets = [encoding.offsets for encoding in encodings]
+        word_ids = [encoding.word_ids for encoding in encodings]
         windows: list[Window] = []
         for index, (text, text_offsets) in enumerate(zip(texts, offsets, strict=True)):
             spans = plan_windows(text, text_offsets, self._content_length, self.config.overlap)
@@ -218,8 +225,8 @@ class TokenClassifierBackend:
             ):
                 array[window.start : window.end][chosen] = values[chosen]
         return [
-            self._mentions(text, text_offsets, text_labels, text_scores)
-            for text, text_offsets, text_labels, text_scores in zip(texts, offsets, labels, scores, strict=True)
+            self._mentions(text, *per_text)
+            for text, *per_text in zip(texts, offsets, word_ids, labels, scores, strict=True)
         ]
 
     @property
@@ -259,21 +266,59 @@ class TokenClassifierBackend:
         self,
         text: str,
         offsets: Sequence[tuple[int, int]],
+        word_ids: Sequence[int | None],
         labels: npt.NDArray[np.int64],
         scores: npt.NDArray[np.float32],
     ) -> list[Mention]:
         tags = [self._tags[label] for label in labels.tolist()]
+        words = _WordExtents(offsets, word_ids) if self.config.snap_to_words else None
         mentions = []
         for span in decode_bio(tags, offsets, scores.tolist()):
-            begin, end = trim_span(text, span.begin, span.end)
-            if begin >= end:
+            begin, end = span.begin, span.end
+            if words is not None:
+                begin, end = words.widen(begin, end)
+                self.counters["word_snapped_spans"] += (begin, end) != (span.begin, span.end)
+            trimmed_begin, trimmed_end = trim_span(text, begin, end)
+            if trimmed_begin >= trimmed_end:
                 self.counters["punctuation_only_spans"] += 1
                 continue
-            self.counters["trimmed_spans"] += (begin, end) != (span.begin, span.end)
+            self.counters["trimmed_spans"] += (trimmed_begin, trimmed_end) != (begin, end)
             mentions.append(
-                Mention(span.cls, begin, end, text[begin:end], score=span.score, grounding=Grounding.MODEL_OFFSETS)
+                Mention(
+                    span.cls,
+                    trimmed_begin,
+                    trimmed_end,
+                    text[trimmed_begin:trimmed_end],
+                    score=span.score,
+                    grounding=Grounding.MODEL_OFFSETS,
+                )
             )
         return mentions
+
+
+class _WordExtents:
+    """Character extents of the pre-tokenizer's words, to widen spans that cut a word."""
+
+    def __init__(self, offsets: Sequence[tuple[int, int]], word_ids: Sequence[int | None]) -> None:
+        self._word_of_begin: dict[int, int] = {}
+        self._word_of_end: dict[int, int] = {}
+        self._extent: dict[int, tuple[int, int]] = {}
+        for (begin, end), word in zip(offsets, word_ids, strict=True):
+            if word is None or end <= begin:
+                continue
+            self._word_of_begin.setdefault(begin, word)
+            self._word_of_end[end] = word
+            first, last = self._extent.get(word, (begin, end))
+            self._extent[word] = (min(first, begin), max(last, end))
+
+    def widen(self, begin: int, end: int) -> tuple[int, int]:
+        """The span grown to the start of the word it begins in and the end of the word it ends in."""
+        first_word, last_word = self._word_of_begin.get(begin), self._word_of_end.get(end)
+        if first_word is not None:
+            begin = min(begin, self._extent[first_word][0])
+        if last_word is not None:
+            end = max(end, self._extent[last_word][1])
+        return begin, end
 
 
 def plan_windows(

@@ -306,3 +306,13 @@ def test_token_classifier_keyword_spans_hold_for_any_unicode(
     _assert_well_formed(text, mentions)
     aspirins = [m for m in mentions if m.text.lower() == "aspirin" and m.cls is MentionClass.MEDICATION]
     assert len(aspirins) >= pieces.count("aspirin")
+
+
+def test_token_classifier_widens_spans_to_whole_words(keyword_token_model: Path) -> None:
+    text = "Two aspirins daily."
+    snapped = load(str(keyword_token_model), TokenClassifierConfig(snap_to_words=True))
+    (mentions,) = snapped.predict([text])
+    assert [m.text for m in mentions] == ["aspirins"], "the model tags only the piece 'aspirin' of 'aspirins'"
+    assert snapped.counters["word_snapped_spans"] == 1
+    (raw,) = load(str(keyword_token_model), TokenClassifierConfig(snap_to_words=False)).predict([text])
+    assert [m.text for m in raw] == ["aspirin"]
