@@ -46,3 +46,14 @@ class KnowledgeError(CtakesLlmError):
 
 class CorpusError(CtakesLlmError):
     """A gold corpus file cannot be read."""
+
+
+class DocumentErrors(CtakesLlmError):
+    """Some documents of a batch failed; the others were annotated.
+
+    ``failures`` maps each failed document's position in the batch to its one-line error message.
+    """
+
+    def __init__(self, failures: dict[int, str]) -> None:
+        super().__init__("; ".join(f"document {index}: {message}" for index, message in sorted(failures.items())))
+        self.failures = failures

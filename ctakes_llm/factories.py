@@ -6,6 +6,7 @@ The CLI builds the same step dicts from its flags, so a pipeline file and a comm
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -98,8 +99,38 @@ def make_ner(options: dict[str, Any]) -> Annotator:
     from ctakes_llm.annotators.ner import NerAnnotator, NerConfig
     from ctakes_llm.backends.registry import load_backend
 
-    backend = load_backend(options.pop("backend", "token"), options.pop("model", None), options.pop("options", {}))
+    kind = options.pop("backend", "token")
+    backend_options = dict(options.pop("options", {}))
+    backend = load_backend(kind, options.pop("model", None), backend_config(kind, backend_options))
     return NerAnnotator(backend, NerConfig(**options))
+
+
+GENERATIVE_OPTIONS = ("prompt_format", "entity_types")
+
+
+def backend_config(kind: str, options: dict[str, Any]) -> object:
+    """The config object a backend's loader takes, from flat options (``prompt_format`` goes to the generative part).
+
+    Raises:
+        ConfigError: an option the backend does not have.
+    """
+    if kind == "token":
+        return options
+    if kind == "causal":
+        from ctakes_llm.backends.causal_lm import CausalLmConfig as config_class
+    elif kind == "openai":
+        from ctakes_llm.backends.openai_server import OpenAiConfig as config_class  # type: ignore[assignment]
+    else:
+        return options
+    from ctakes_llm.ner.generative import GenerativeConfig
+
+    generative = GenerativeConfig(**{key: options.pop(key) for key in GENERATIVE_OPTIONS if key in options})
+    known = {item.name for item in dataclasses.fields(config_class)} - {"generative"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"[E414] the {kind!r} backend has no option {', '.join(map(repr, unknown))}; "
+                          f"its options are: {', '.join(sorted(known | set(GENERATIVE_OPTIONS)))}.")
+    return config_class(generative=generative, **options)
 
 
 def make_dictionary(options: dict[str, Any]) -> Annotator:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from cassis import Cas
 
 from ctakes_llm.annotators.base import Annotator
-from ctakes_llm.errors import ConfigError
+from ctakes_llm.errors import ConfigError, CtakesLlmError, DocumentErrors
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +48,33 @@ class Pipeline:
         for annotator in self.annotators:
             annotator.process(cas)
 
-    def process_batch(self, cases: Sequence[Cas]) -> None:
-        """Run every annotator on several CASes, batching where an annotator supports it."""
+    def process_batch(self, cases: Sequence[Cas]) -> dict[int, str]:
+        """Run every annotator on several CASes, batching where an annotator supports it.
+
+        Returns:
+            The documents that failed (position in ``cases`` -> message); later steps skip them. An annotator
+            reports such failures by raising :class:`DocumentErrors` from ``process_batch``, or any of our errors
+            from ``process``; other exceptions fail the whole batch.
+        """
+        failures: dict[int, str] = {}
+        active = list(range(len(cases)))
         for annotator in self.annotators:
             batch = getattr(annotator, "process_batch", None)
+            failed: dict[int, str] = {}
             if batch is not None:
-                batch(cases)
+                try:
+                    batch([cases[index] for index in active])
+                except DocumentErrors as err:
+                    failed = {active[position]: message for position, message in err.failures.items()}
             else:
-                for cas in cases:
-                    annotator.process(cas)
+                for index in active:
+                    try:
+                        annotator.process(cases[index])
+                    except CtakesLlmError as err:
+                        failed[index] = str(err)
+            failures.update(failed)
+            active = [index for index in active if index not in failed]
+        return failures
 
     def describe(self) -> list[dict[str, object]]:
         """Each step's name and, where it has one, its own description (model, backend, counts) for the manifest."""

@@ -170,13 +170,15 @@ def _run_batch(batch: list[_Job], pipeline: Pipeline, typesystem: object, config
     loaded: list[tuple[_Job, Cas]] = []
     for job in batch:
         try:
-            loaded.append((job, read_document(job.source, typesystem, encoding=config.encoding)))
+            document_id = str(job.stem.relative_to(config.output_dir))
+            loaded.append((job, read_document(job.source, typesystem, encoding=config.encoding,
+                                              document_id=document_id)))
         except CtakesLlmError as err:
             _fail(report, job, str(err))
     if not loaded:
         return
     try:
-        pipeline.process_batch([cas for _, cas in loaded])
+        failed = pipeline.process_batch([cas for _, cas in loaded])
     except Exception:  # noqa: BLE001 - isolated below, one document at a time, each failure reported
         if len(loaded) > 1:
             for job, _ in loaded:
@@ -185,7 +187,9 @@ def _run_batch(batch: list[_Job], pipeline: Pipeline, typesystem: object, config
         job = loaded[0][0]
         _fail(report, job, _describe_exception())
         return
-    for job, cas in loaded:
+    for index, message in failed.items():
+        _fail(report, loaded[index][0], message)
+    for job, cas in (item for index, item in enumerate(loaded) if index not in failed):
         try:
             sink.write(job, cas)
         except CtakesLlmError as err:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,34 @@ def test_run_corpus_with_no_inputs_is_an_input_error(tmp_path, fake_backend):
         run_corpus([tmp_path / "empty"], pipeline(fake_backend), RunConfig(tmp_path / "out", progress=False))
 
 
+
+
+def test_run_corpus_per_document_backend_errors_fail_only_that_document_without_rerunning_others(
+    corpus, tmp_path, fake_backend
+):
+    from ctakes_llm.errors import BackendError
+    from ctakes_llm.ner.generative import DocumentResult
+
+    class PerDocument:
+        name = "per-document"
+        counters: dict[str, int] = {}
+
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+
+        def predict(self, texts):
+            raise AssertionError("predict_documents should be used")
+
+        def predict_documents(self, texts):
+            self.seen.append(len(texts))
+            results = []
+            for text, mentions in zip(texts, fake_backend.predict(texts), strict=True):
+                error = BackendError("[E999] server returned 500 three times") if "again" in text else None
+                results.append(DocumentResult([] if error else mentions, Counter(), error=error))
+            return results
+
+    backend = PerDocument()
+    report = run_corpus([corpus], Pipeline([NerAnnotator(backend)]), RunConfig(tmp_path / "out", progress=False))
+    assert backend.seen == [3]
+    assert report.written == 2
+    assert [(Path(f.path).name, "E999" in f.message) for f in report.failures] == [("b.txt", True)]

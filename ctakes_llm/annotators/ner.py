@@ -13,7 +13,7 @@ from cassis import Cas
 from ctakes_llm.backends.base import Backend
 from ctakes_llm.cas.ctakes_types import DISCOVERY_EXPLICIT, MENTION_TYPE_BY_CLASS
 from ctakes_llm.cas.mentions import write_mentions
-from ctakes_llm.errors import ConfigError, GroundingError
+from ctakes_llm.errors import BackendError, ConfigError, DocumentErrors, GroundingError
 from ctakes_llm.ner.mention import Grounding, Mention
 
 logger = logging.getLogger(__name__)
@@ -47,31 +47,57 @@ class NerAnnotator:
         self.config = config or NerConfig()
         self.counters: Counter[str] = Counter()
 
-    def predict(self, texts: Sequence[str]) -> list[list[Mention]]:
-        """Mentions of each text, checked against the text and filtered by score (no CAS involved)."""
-        kept: list[list[Mention]] = []
-        for text, mentions in zip(texts, self.backend.predict(texts), strict=True):
-            checked = []
-            for mention in mentions:
-                _check_span(text, mention)
-                if mention.score is not None and mention.score < self.config.min_score:
-                    self.counters["below_min_score"] += 1
-                    continue
-                self.counters[f"grounding_{mention.grounding.value}"] += 1
-                checked.append(mention)
-            self.counters["mentions"] += len(checked)
-            kept.append(checked)
+    def predict(self, texts: Sequence[str]) -> list[list[Mention] | BackendError]:
+        """Mentions of each text, checked against the text and filtered by score (no CAS involved).
+
+        A backend that can fail per document (``predict_documents``) gives that document its error instead.
+        """
+        per_document = getattr(self.backend, "predict_documents", None)
+        if per_document is None:
+            outcomes: list[list[Mention] | BackendError] = list(self.backend.predict(texts))
+        else:
+            outcomes = [result.error or result.mentions for result in per_document(texts)]
+        return [outcome if isinstance(outcome, BackendError) else self._checked(text, outcome)
+                for text, outcome in zip(texts, outcomes, strict=True)]
+
+    def _checked(self, text: str, mentions: Sequence[Mention]) -> list[Mention]:
+        kept = []
+        for mention in mentions:
+            _check_span(text, mention)
+            if mention.score is not None and mention.score < self.config.min_score:
+                self.counters["below_min_score"] += 1
+                continue
+            self.counters[f"grounding_{mention.grounding.value}"] += 1
+            kept.append(mention)
+        self.counters["mentions"] += len(kept)
         return kept
 
     def process(self, cas: Cas) -> None:
-        """Annotate one note."""
-        self.process_batch([cas])
+        """Annotate one note.
+
+        Raises:
+            BackendError: the backend could not answer for this note.
+        """
+        try:
+            self.process_batch([cas])
+        except DocumentErrors as err:
+            raise BackendError(err.failures[0]) from err
 
     def process_batch(self, cases: Sequence[Cas]) -> None:
-        """Annotate several notes with one backend call, so the model batches across them."""
+        """Annotate several notes with one backend call, so the model batches across them.
+
+        Raises:
+            DocumentErrors: the backend failed on some notes; the others are annotated.
+        """
         texts = [cas.sofa_string or "" for cas in cases]
-        for cas, mentions in zip(cases, self.predict(texts), strict=True):
-            write_mentions(cas, mentions, discovery_technique=self.config.discovery_technique)
+        failures: dict[int, str] = {}
+        for index, (cas, outcome) in enumerate(zip(cases, self.predict(texts), strict=True)):
+            if isinstance(outcome, BackendError):
+                failures[index] = str(outcome)
+                continue
+            write_mentions(cas, outcome, discovery_technique=self.config.discovery_technique)
+        if failures:
+            raise DocumentErrors(failures)
 
     def describe(self) -> dict[str, object]:
         """Backend identity and running counts, for the run manifest."""
