@@ -97,12 +97,13 @@ def test_cli_compare_writes_an_html_report(shared_dir, tmp_path) -> None:
     assert "cTAKES" in page and "claudication" in page
 
 
-def test_cli_kb_build_then_annotate_fills_concepts_from_the_index(tmp_path) -> None:
+def test_cli_kb_build_writes_an_index_that_annotate_runs_with(tmp_path) -> None:
     bsv = tmp_path / "terms.bsv"
     bsv.write_text("C0008031|T184|chest pain|Chest Pain\nC0004057|T121|aspirin|Aspirin\n", encoding="utf-8")
     index = tmp_path / "kb.sqlite"
     built = CliRunner().invoke(cli, ["kb", "build", "-o", str(index), "--bsv", str(bsv)])
     assert built.exit_code == 0, built.output
+    assert json.loads(built.stderr)["terms"] == 2
     result = CliRunner().invoke(cli, ["annotate", "-", "-o", "-", "--format", "jsonl", "--no-model",
                                       "--dictionary", str(bsv), "--kb", str(index)],
                                 input=b"No chest pain. Takes aspirin.\n")
