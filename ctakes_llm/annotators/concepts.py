@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from pathlib import Path
 from typing import ClassVar
 
 from cassis import Cas
@@ -37,15 +38,18 @@ class ConceptAnnotator:
     """Adds ``UmlsConcept``s (or ``OntologyConcept``s, for codes without a CUI) to mentions without concepts.
 
     Args:
-        index: An open knowledge index.
+        index: An open knowledge index, or the path of an index file to open.
         config: Filtering options.
+
+    Raises:
+        KnowledgeError: ``index`` is a path that holds no knowledge index.
     """
 
     requires: ClassVar[tuple[str, ...]] = ()
     produces: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, index: KnowledgeIndex, config: ConceptConfig | None = None) -> None:
-        self.index = index
+    def __init__(self, index: KnowledgeIndex | str | Path, config: ConceptConfig | None = None) -> None:
+        self.index = index if isinstance(index, KnowledgeIndex) else KnowledgeIndex(index)
         self.config = config or ConceptConfig()
         self.counters: Counter[str] = Counter()
         self._cache: dict[tuple[str, str], tuple[Concept, ...]] = {}

@@ -103,3 +103,9 @@ def test_default_steps_give_cuis_and_polarity_in_xmi(index: KnowledgeIndex, tmp_
     assert "polarity" not in found["diabetes"].attributes or found["diabetes"].attributes["polarity"] == "1"
     assert found["diabetes"].concepts[0].cui == "C0011849"
     assert len(list(reread.select(UMLS_CONCEPT))) == 0  # concepts hang off the mentions, not the index
+
+
+def test_concept_annotator_opens_an_index_path(index: KnowledgeIndex) -> None:
+    cas = _cas([_mention("chest pain")])
+    ConceptAnnotator(str(index.path)).process(cas)
+    assert read_mentions(cas)[0].concepts[0].cui == "C0008031"
