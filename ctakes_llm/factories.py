@@ -141,11 +141,14 @@ def make_dictionary(options: dict[str, Any]) -> Annotator:
 
 def make_assertion(options: dict[str, Any]) -> Annotator:
     from ctakes_llm.annotators.assertion import AssertionAnnotator
+    from ctakes_llm.assertion.context import ContextConfig
 
-    return AssertionAnnotator(**options)
+    return AssertionAnnotator(config=ContextConfig(**options))
 
 
 def make_concepts(options: dict[str, Any]) -> Annotator:
     from ctakes_llm.annotators.concepts import ConceptAnnotator
+    from ctakes_llm.knowledge.normalize import ConceptConfig
 
-    return ConceptAnnotator(**options)
+    index = options.pop("index")
+    return ConceptAnnotator(index, ConceptConfig(**options))

@@ -201,9 +201,10 @@ class CausalLmBackend:
     def _generate_batch(self, prompts: list[str], add_special_tokens: bool) -> list[Generation]:
         import torch
 
-        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens).to(
-            self.model.device
-        )
+        encoded = self.tokenizer(
+            prompts, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens,
+            return_token_type_ids=False,  # BERT-style tokenizers add them and generate() refuses them
+        ).to(self.model.device)
         options: dict[str, Any] = {
             "max_new_tokens": self.config.max_new_tokens,
             "do_sample": self.config.do_sample,
