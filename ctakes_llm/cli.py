@@ -69,6 +69,14 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--prompt-format", default=None, help="Output format asked of generative backends (see the README).")
 @click.option("--base-url", default=None, help="OpenAI-compatible server URL, for example http://localhost:8000/v1.")
 @click.option("--api-key-env", default=None, help="Name of the environment variable holding the server's API key.")
+@click.option("--fewshot-corpus", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Generative backends: an annotated corpus (BRAT, PubTator, Anafora, XMI) whose sentences most "
+                   "similar to each chunk are shown to the model as worked examples (kNN few-shot).")
+@click.option("--fewshot-label-map", default=None, help="Label map of --fewshot-corpus (e.g. maccrobat).")
+@click.option("--fewshot-k", default=3, show_default=True, type=click.IntRange(min=1), help="Examples per prompt.")
+@click.option("--rag-kb", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Generative backends: a knowledge index whose terms found in a chunk are given to the model as "
+                   "hints (term: semantic type / definition).")
 @click.option("--allow-network", is_flag=True, help="Let transformers download a hub model (offline by default).")
 @click.option("--dictionary", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A cTAKES BSV dictionary (CUI|TUI|text) to look up terms in, like cTAKES's fast dictionary lookup.")
@@ -87,7 +95,8 @@ def cli(verbose: int, quiet: bool) -> None:
 @_api_errors
 def annotate(inputs: tuple[Path, ...], output_dir: Path, output_format: str, typesystem: str, backend: str,
              model: str | None, no_model: bool, prompt_format: str | None, base_url: str | None,
-             api_key_env: str | None, allow_network: bool, dictionary: Path | None, knowledge_index: Path | None,
+             api_key_env: str | None, fewshot_corpus: Path | None, fewshot_label_map: str | None, fewshot_k: int,
+             rag_kb: Path | None, allow_network: bool, dictionary: Path | None, knowledge_index: Path | None,
              no_assertion: bool, pipeline_file: Path | None, encoding: str, glob: str, resume: bool,
              overwrite_inputs: bool, batch_size: int, no_progress: bool) -> None:
     """Add cTAKES mentions to notes or cTAKES XMI files.
@@ -114,6 +123,11 @@ def annotate(inputs: tuple[Path, ...], output_dir: Path, output_format: str, typ
         backend_options["base_url"] = base_url
     if api_key_env is not None:
         backend_options["api_key_env"] = api_key_env
+    if fewshot_corpus is not None:
+        backend_options.update(fewshot_corpus=str(fewshot_corpus), fewshot_label_map=fewshot_label_map,
+                               fewshot_k=fewshot_k)
+    if rag_kb is not None:
+        backend_options["rag_index"] = str(rag_kb)
     config = RunConfig(output_dir=output_dir, output_format=output_format, typesystem=typesystem, encoding=encoding,
                        glob=glob, resume=resume, overwrite_inputs=overwrite_inputs, batch_size=batch_size,
                        progress=not no_progress)

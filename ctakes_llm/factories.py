@@ -105,7 +105,9 @@ def make_ner(options: dict[str, Any]) -> Annotator:
     return NerAnnotator(backend, NerConfig(**options))
 
 
-GENERATIVE_OPTIONS = ("prompt_format", "entity_types")
+GENERATIVE_OPTIONS = (
+    "prompt_format", "entity_types", "fewshot_corpus", "fewshot_label_map", "fewshot_k", "fewshot_encoder", "rag_index",
+)
 
 
 def backend_config(kind: str, options: dict[str, Any]) -> object:

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ctakes_llm.backends.model_source import resolve_model, weights_sha256
+from ctakes_llm.backends.prompt_stages import build_prompt_format
 from ctakes_llm.errors import ConfigError, ModelLoadError
-from ctakes_llm.ner.entity_types import load_entity_types
-from ctakes_llm.ner.formats import Message, Request, get_format
+from ctakes_llm.ner.formats import Message, Request
 from ctakes_llm.ner.generative import DocumentResult, Generation, GenerativeConfig, GenerativeNer, chunk_budget
 from ctakes_llm.ner.mention import Mention
 
@@ -125,9 +125,11 @@ class CausalLmBackend:
         tokenizer.padding_side = "left"
         context = getattr(model.config, "max_position_embeddings", None)
         generative = config.generative
-        fmt = get_format(generative.prompt_format, load_entity_types(generative.entity_types))
+        fmt = build_prompt_format(generative)
         budget = chunk_budget(fmt, self._prompt_tokens, context, config.max_new_tokens)
-        self._ner = GenerativeNer(self._generate, self._count_tokens, config.generative, max_chunk_tokens=budget)
+        self._ner = GenerativeNer(
+            self._generate, self._count_tokens, generative, max_chunk_tokens=budget, prompt_format=fmt
+        )
         self.counters: Counter[str] = self._ner.counters
 
     def predict(self, texts: Sequence[str]) -> list[list[Mention]]:

@@ -35,9 +35,9 @@ from typing import Any
 import httpx
 
 from ctakes_llm.backends.http_retry import RetryPolicy, post_json
+from ctakes_llm.backends.prompt_stages import build_prompt_format
 from ctakes_llm.errors import BackendError, ConfigError, ModelLoadError
-from ctakes_llm.ner.entity_types import load_entity_types
-from ctakes_llm.ner.formats import Request, get_format
+from ctakes_llm.ner.formats import Request
 from ctakes_llm.ner.generative import DocumentResult, Generation, GenerativeConfig, GenerativeNer, chunk_budget
 from ctakes_llm.ner.mention import Mention
 
@@ -131,9 +131,9 @@ class OpenAiServerBackend:
         self._lock = threading.Lock()
         self._structured = config.structured_output
         generative = config.generative
-        fmt = get_format(generative.prompt_format, load_entity_types(generative.entity_types))
+        fmt = build_prompt_format(generative)
         budget = chunk_budget(fmt, self._prompt_tokens, config.context_tokens, config.max_tokens)
-        self._ner = GenerativeNer(self._generate, self._count, generative, max_chunk_tokens=budget)
+        self._ner = GenerativeNer(self._generate, self._count, generative, max_chunk_tokens=budget, prompt_format=fmt)
         self.counters: Counter[str] = self._ner.counters
 
     def predict(self, texts: Sequence[str]) -> list[list[Mention]]:

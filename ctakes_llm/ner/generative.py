@@ -47,15 +47,29 @@ class GenerativeConfig:
         entity_types: a JSON file of edited entity type descriptions; None for the shipped ones.
         chunk: window and overlap sizes in the backend's tokens (shrunk to fit the model's context).
         grounding: how hard to look for the model's strings.
+        fewshot_corpus: an annotated corpus (any format ``corpora.load_corpus`` reads) whose sentences most like
+            each chunk are shown as worked examples; None: zero-shot.
+        fewshot_label_map: the label map of that corpus (bundled name or JSON path).
+        fewshot_k: examples per request.
+        fewshot_encoder: the sentence encoder that ranks examples (local folder); None: the packaged MiniLM.
+        rag_index: a knowledge index (``ctakes-llm kb build``) whose terms found in a chunk are given to the
+            model as hints (term: semantic type / definition); None: no hints.
     """
 
     prompt_format: str = "universal_ner"
     entity_types: str | None = None
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
     grounding: GroundingConfig = field(default_factory=GroundingConfig)
+    fewshot_corpus: str | None = None
+    fewshot_label_map: str | None = None
+    fewshot_k: int = 3
+    fewshot_encoder: str | None = None
+    rag_index: str | None = None
 
     def __post_init__(self) -> None:
         get_format(self.prompt_format, load_entity_types(self.entity_types))
+        if self.fewshot_k < 1:
+            raise ConfigError(f"[E317] fewshot_k={self.fewshot_k} must be at least 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +110,7 @@ class GenerativeNer:
         count_tokens: Callable[[str], int],
         config: GenerativeConfig,
         max_chunk_tokens: int | None = None,
+        prompt_format: PromptFormat | None = None,
     ) -> None:
         """Build the driver.
 
@@ -105,6 +120,8 @@ class GenerativeNer:
             config: format, entity types, chunking and grounding.
             max_chunk_tokens: the most note tokens the model's context leaves for a window (see
                 :func:`chunk_budget`); None when unknown.
+            prompt_format: the format to use when it is not simply ``config.prompt_format`` (a format wrapped
+                with few-shot examples or knowledge hints, see ``backends.prompt_stages``).
 
         Raises:
             ConfigError: the model's context leaves fewer than :data:`MIN_CHUNK_TOKENS` for the note.
@@ -112,7 +129,9 @@ class GenerativeNer:
         self.generate = generate
         self.count_tokens = count_tokens
         self.config = config
-        self.format: PromptFormat = get_format(config.prompt_format, load_entity_types(config.entity_types))
+        self.format: PromptFormat = prompt_format or get_format(
+            config.prompt_format, load_entity_types(config.entity_types)
+        )
         self.chunk_config = _fit_chunk_config(config.chunk, max_chunk_tokens)
         self.counters: Counter[str] = Counter()
 

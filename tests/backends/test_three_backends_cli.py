@@ -13,6 +13,7 @@ from ctakes_llm.cas.mentions import read_mentions
 from ctakes_llm.cas.xmi import read_xmi
 from ctakes_llm.cli import cli
 from ctakes_llm.ner.mention import MentionClass
+from ctakes_llm.ner.rag import HINTS_HEADER
 from ctakes_llm.runner import MANIFEST_NAME
 from openai_test_server import OpenAiTestServer
 from tiny_causal_lm import build_tiny_causal_lm
@@ -107,3 +108,27 @@ def test_openai_backend_grounds_answers_and_counts_hallucinations(notes, tmp_pat
     counts = manifest["pipeline"][1]["counts"]
     assert counts["backend_ungrounded"] >= 2  # "night sweats" in each note
     assert not any(text == "night sweats" for mentions in found.values() for _, text in mentions)
+
+
+def test_openai_backend_prompts_carry_knn_examples_and_knowledge_hints(notes, tmp_path, server):
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    (examples / "ex1.txt").write_text("The patient reported severe chest pain at rest.\n", encoding="utf-8")
+    (examples / "ex1.ann").write_text("T1\tSignSymptom 27 37\tchest pain\n", encoding="utf-8")
+    bsv = tmp_path / "terms.bsv"
+    bsv.write_text("C0032285|T047|pneumonia|Pneumonia\n", encoding="utf-8")
+    index = tmp_path / "kb.sqlite"
+    assert CliRunner().invoke(cli, ["kb", "build", "-o", str(index), "--bsv", str(bsv)]).exit_code == 0
+
+    server.reset()
+    server.answer = lambda messages: "[]"
+    out = tmp_path / "out"
+    annotate(notes, out, "--backend", "openai", "--base-url", server.base_url, "--model", server.model_name,
+             "--fewshot-corpus", str(examples), "--fewshot-k", "1", "--rag-kb", str(index),
+             "--no-assertion", "--batch-size", "1")
+    prompts = [" ".join(message["content"] for message in body["messages"]) for body in server.requests]
+    assert prompts and all("severe chest pain at rest" in prompt for prompt in prompts)  # the kNN example
+    with_pneumonia = [prompt for prompt in prompts if "for pneumonia" in prompt]
+    without = [prompt for prompt in prompts if "for pneumonia" not in prompt]
+    assert with_pneumonia and all(HINTS_HEADER in prompt and "Disease or Syndrome" in prompt for prompt in with_pneumonia)
+    assert without and not any(HINTS_HEADER in prompt for prompt in without)  # note b has no index term
