@@ -1,7 +1,8 @@
 """The concept annotator: fills ``ontologyConceptArr`` of mentions that have none, from the knowledge index.
 
 Mentions that already carry concepts (cTAKES's dictionary lookup, an earlier step) are left alone. The lookup is
-text-only (:func:`ctakes_llm.knowledge.normalize.concepts_for`); writing goes through :func:`set_concepts`.
+text-only (:func:`ctakes_llm.knowledge.normalize.concepts_for`); writing goes through
+:func:`ctakes_llm.cas.mentions.set_concepts`.
 """
 
 from __future__ import annotations
@@ -15,18 +16,10 @@ from cassis import Cas
 from cassis.typesystem import FeatureStructure
 
 from ctakes_llm.cas.ctakes_types import (
-    F_CODE,
-    F_CODING_SCHEME,
-    F_CUI,
     F_ONTOLOGY_CONCEPT_ARR,
-    F_PREFERRED_TEXT,
-    F_SCORE,
-    F_TUI,
     MENTION_TYPE_BY_CLASS,
-    ONTOLOGY_CONCEPT,
-    UMLS_CONCEPT,
 )
-from ctakes_llm.cas.mentions import FS_ARRAY, mention_class_of
+from ctakes_llm.cas.mentions import mention_class_of, set_concepts
 from ctakes_llm.knowledge.index import KnowledgeIndex
 from ctakes_llm.knowledge.normalize import ConceptConfig, concepts_for
 from ctakes_llm.ner.mention import Concept, Grounding, Mention
@@ -87,25 +80,3 @@ class ConceptAnnotator:
     def describe(self) -> dict[str, object]:
         """Index path, sources and running counts, for the run manifest."""
         return {"index": str(self.index.path), "sources": sorted(self.index.sources()), "counts": dict(self.counters)}
-
-
-def set_concepts(cas: Cas, fs: FeatureStructure, concepts: tuple[Concept, ...]) -> None:
-    """Set a mention's ``ontologyConceptArr`` to new concepts (not indexed, as cTAKES does).
-
-    ``cas/mentions.py`` writes concepts only when it creates a mention; this is the same encoding for a mention
-    that already exists: a ``UmlsConcept`` per concept with a CUI, a plain ``OntologyConcept`` otherwise.
-    """
-    umls_type = cas.typesystem.get_type(UMLS_CONCEPT)
-    ontology_type = cas.typesystem.get_type(ONTOLOGY_CONCEPT)
-    elements = []
-    for concept in concepts:
-        features: dict[str, object] = {
-            F_CODE: concept.code,
-            F_CODING_SCHEME: concept.coding_scheme,
-            F_SCORE: concept.score,
-        }
-        if concept.cui:
-            features |= {F_CUI: concept.cui, F_TUI: concept.tui, F_PREFERRED_TEXT: concept.preferred_text}
-        kind = umls_type if concept.cui else ontology_type
-        elements.append(kind(**{name: value for name, value in features.items() if value is not None}))
-    fs.set(F_ONTOLOGY_CONCEPT_ARR, cas.typesystem.get_type(FS_ARRAY)(elements=elements))

@@ -300,6 +300,11 @@ def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def set_concepts(cas: Cas, fs: FeatureStructure, concepts: Iterable[Concept]) -> None:
+    """Give an existing mention these concepts in ``ontologyConceptArr`` (concept normalization after NER)."""
+    fs.set(F_ONTOLOGY_CONCEPT_ARR, _concept_array(cas, concepts))
+
+
 def _concept_array(cas: Cas, concepts: Iterable[Concept]) -> FeatureStructure:
     """An ``FSArray`` of concepts, none of them indexed (cTAKES keeps concepts out of the index)."""
     umls_type = _get_type(cas, UMLS_CONCEPT)
