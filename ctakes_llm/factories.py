@@ -106,7 +106,13 @@ def make_ner(options: dict[str, Any]) -> Annotator:
 
 
 GENERATIVE_OPTIONS = (
-    "prompt_format", "entity_types", "fewshot_corpus", "fewshot_label_map", "fewshot_k", "fewshot_encoder", "rag_index",
+    "prompt_format",
+    "entity_types",
+    "fewshot_corpus",
+    "fewshot_label_map",
+    "fewshot_k",
+    "fewshot_encoder",
+    "rag_index",
 )
 
 
@@ -130,8 +136,10 @@ def backend_config(kind: str, options: dict[str, Any]) -> object:
     known = {item.name for item in dataclasses.fields(config_class)} - {"generative"}
     unknown = sorted(set(options) - known)
     if unknown:
-        raise ConfigError(f"[E414] the {kind!r} backend has no option {', '.join(map(repr, unknown))}; "
-                          f"its options are: {', '.join(sorted(known | set(GENERATIVE_OPTIONS)))}.")
+        raise ConfigError(
+            f"[E414] the {kind!r} backend has no option {', '.join(map(repr, unknown))}; "
+            f"its options are: {', '.join(sorted(known | set(GENERATIVE_OPTIONS)))}."
+        )
     return config_class(generative=generative, **options)
 
 

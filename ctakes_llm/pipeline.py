@@ -33,8 +33,10 @@ class Pipeline:
         available: set[str] = set()
         for position, annotator in enumerate(self.annotators):
             if not isinstance(annotator, Annotator):
-                raise ConfigError(f"[E400] pipeline step {position} ({annotator!r}) is not an annotator: it needs "
-                                  "'requires', 'produces' and 'process(cas)'.")
+                raise ConfigError(
+                    f"[E400] pipeline step {position} ({annotator!r}) is not an annotator: it needs "
+                    "'requires', 'produces' and 'process(cas)'."
+                )
             missing = [name for name in annotator.requires if name not in available]
             if missing:
                 raise ConfigError(

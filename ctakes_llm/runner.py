@@ -6,15 +6,15 @@ on. Outputs are written atomically, so an output that exists is complete: ``resu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from cassis import Cas
 
@@ -92,9 +92,13 @@ class RunReport:
 
     def summary(self) -> str:
         """A few lines for the terminal: counts, speed, then each failed file with its error."""
-        rate = f", {1000 * self.seconds / (self.characters / 1000):.1f} ms per 1,000 characters" if self.characters else ""
-        lines = [f"{self.written} written, {self.skipped} skipped (already done), {len(self.failures)} failed "
-                 f"in {self.seconds:.1f} s{rate}"]
+        rate = (
+            f", {1000 * self.seconds / (self.characters / 1000):.1f} ms per 1,000 characters" if self.characters else ""
+        )
+        lines = [
+            f"{self.written} written, {self.skipped} skipped (already done), {len(self.failures)} failed "
+            f"in {self.seconds:.1f} s{rate}"
+        ]
         lines += [f"FAILED {failure.path}: {failure.message}" for failure in self.failures]
         return "\n".join(lines)
 
@@ -141,8 +145,10 @@ def run_corpus(inputs: Sequence[Path], pipeline: Pipeline, config: RunConfig) ->
 
 def _plan_jobs(inputs: Sequence[Path], config: RunConfig) -> list[_Job]:
     if config.output_dir == STDIO:
-        raise ConfigError("[E405] '-o -' (standard output) takes one document from standard input; "
-                          "give an output folder for files and folders.")
+        raise ConfigError(
+            "[E405] '-o -' (standard output) takes one document from standard input; "
+            "give an output folder for files and folders."
+        )
     jobs = []
     for root in inputs:
         for source in iter_input_paths([root], glob=config.glob):
@@ -151,11 +157,15 @@ def _plan_jobs(inputs: Sequence[Path], config: RunConfig) -> list[_Job]:
     sources = {job.source.resolve() for job in jobs}
     if not config.overwrite_inputs:
         for job in jobs:
-            clash = next((path for path in OUTPUT_FORMATS[config.output_format].paths(job.stem)
-                          if path.resolve() in sources), None)
+            clash = next(
+                (path for path in OUTPUT_FORMATS[config.output_format].paths(job.stem) if path.resolve() in sources),
+                None,
+            )
             if clash is not None:
-                raise ConfigError(f"[E407] output {str(clash)!r} would overwrite an input file. Choose another "
-                                  "output folder, or pass --overwrite-inputs if that is what you want.")
+                raise ConfigError(
+                    f"[E407] output {str(clash)!r} would overwrite an input file. Choose another "
+                    "output folder, or pass --overwrite-inputs if that is what you want."
+                )
     return jobs
 
 
@@ -164,22 +174,24 @@ def _strip_xmi_suffix(relative: Path) -> Path:
     return relative.with_suffix("") if relative.suffix.lower() in (".xmi", ".xml") else relative
 
 
-def _run_batch(batch: list[_Job], pipeline: Pipeline, typesystem: object, config: RunConfig,
-               sink: _Sink, report: RunReport) -> None:
+def _run_batch(
+    batch: list[_Job], pipeline: Pipeline, typesystem: object, config: RunConfig, sink: _Sink, report: RunReport
+) -> None:
     """Read, annotate and write a batch; if the batch fails, redo its documents one by one to isolate the culprit."""
     loaded: list[tuple[_Job, Cas]] = []
     for job in batch:
         try:
             document_id = str(job.stem.relative_to(config.output_dir))
-            loaded.append((job, read_document(job.source, typesystem, encoding=config.encoding,
-                                              document_id=document_id)))
+            loaded.append(
+                (job, read_document(job.source, typesystem, encoding=config.encoding, document_id=document_id))
+            )
         except CtakesLlmError as err:
             _fail(report, job, str(err))
     if not loaded:
         return
     try:
         failed = pipeline.process_batch([cas for _, cas in loaded])
-    except Exception:  # noqa: BLE001 - isolated below, one document at a time, each failure reported
+    except Exception:
         if len(loaded) > 1:
             for job, _ in loaded:
                 _run_batch([job], pipeline, typesystem, config, sink, report)
@@ -212,8 +224,9 @@ def _fail(report: RunReport, job: _Job, message: str) -> None:
     report.failures.append(DocumentFailure(str(job.source), message))
 
 
-def _run_stdin(pipeline: Pipeline, config: RunConfig, output_format: OutputFormat, typesystem: object,
-               report: RunReport) -> None:
+def _run_stdin(
+    pipeline: Pipeline, config: RunConfig, output_format: OutputFormat, typesystem: object, report: RunReport
+) -> None:
     text = decode_text(sys.stdin.buffer.read(), config.encoding, source="standard input")
     cas = cas_from_text(text, typesystem, document_id="stdin")
     pipeline.process(cas)
@@ -239,7 +252,7 @@ class _Sink:
         self.format = output_format
         self._jsonl_done: set[str] = set()
         self._jsonl: IO[str] | None = None
-        self._jsonl_context: object = None
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> _Sink:
         if self.format.name == "brat":
@@ -249,16 +262,14 @@ class _Sink:
         if self.format.single_file:
             path = self.config.output_dir / JSONL_NAME
             previous = path.read_text(encoding="utf-8").splitlines() if self.config.resume and path.exists() else []
-            self._jsonl_context = atomic_open(path, "w")
-            self._jsonl = self._jsonl_context.__enter__()  # type: ignore[attr-defined]
+            self._jsonl = self._stack.enter_context(atomic_open(path, "w"))
             for line in previous:
                 self._jsonl_done.add(json.loads(line)["id"])
                 self._jsonl.write(line + "\n")
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        if self._jsonl_context is not None:
-            self._jsonl_context.__exit__(*exc_info)  # type: ignore[attr-defined]
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stack.__exit__(*exc_info)
 
     def done(self, job: _Job) -> bool:
         if self.format.single_file:

@@ -39,8 +39,9 @@ class FakeBackend:
             found = []
             for term, cls in self.terms.items():
                 for match in re.finditer(re.escape(term), text):
-                    found.append(Mention(cls, match.start(), match.end(), term, score=0.9,
-                                         grounding=Grounding.MODEL_OFFSETS))
+                    found.append(
+                        Mention(cls, match.start(), match.end(), term, score=0.9, grounding=Grounding.MODEL_OFFSETS)
+                    )
             results.append(sorted(found, key=lambda mention: mention.begin))
         return results
 

@@ -50,8 +50,11 @@ def test_cli_annotate_stdin_to_stdout_with_a_bsv_dictionary_and_negation(tmp_pat
     bsv = tmp_path / "terms.bsv"
     bsv.write_text("// test terms\nC0008031|T184|chest pain\nC0004057|T121|aspirin\n", encoding="utf-8")
     note = "Patient denies chest pain \U0001f642. Takes aspirin 81 mg daily.\n"
-    result = CliRunner().invoke(cli, ["annotate", "-", "-o", "-", "--format", "ctakes-json", "--no-model",
-                                      "--dictionary", str(bsv)], input=note.encode("utf-8"))
+    result = CliRunner().invoke(
+        cli,
+        ["annotate", "-", "-o", "-", "--format", "ctakes-json", "--no-model", "--dictionary", str(bsv)],
+        input=note.encode("utf-8"),
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     [pain] = payload["SignSymptomMention"]
@@ -69,8 +72,10 @@ def test_cli_annotate_folder_exits_1_and_names_the_bad_file(tmp_path) -> None:
     (notes / "bad.txt").write_bytes(b"\xff\xfe\x00chest")
     bsv = tmp_path / "terms.bsv"
     bsv.write_text("C0008031|T184|chest pain\n", encoding="utf-8")
-    result = CliRunner().invoke(cli, ["annotate", str(notes), "-o", str(tmp_path / "out"), "--no-model",
-                                      "--dictionary", str(bsv), "--no-progress"])
+    result = CliRunner().invoke(
+        cli,
+        ["annotate", str(notes), "-o", str(tmp_path / "out"), "--no-model", "--dictionary", str(bsv), "--no-progress"],
+    )
     assert result.exit_code == 1
     assert "bad.txt" in result.stderr and "E121" in result.stderr
     assert (tmp_path / "out" / "good.txt.xmi").is_file()
@@ -79,9 +84,26 @@ def test_cli_annotate_folder_exits_1_and_names_the_bad_file(tmp_path) -> None:
 def test_cli_evaluate_gold_against_itself_scores_one(shared_dir, tmp_path) -> None:
     gold = shared_dir / "data" / "maccrobat" / "brat"
     out = tmp_path / "scores.json"
-    result = CliRunner().invoke(cli, ["evaluate", "--gold", str(gold), "--pred", str(gold), "--label-map", "maccrobat",
-                                      "--pred-label-map", "maccrobat", "--split", "test", "--bootstrap", "0",
-                                      "--json", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--gold",
+            str(gold),
+            "--pred",
+            str(gold),
+            "--label-map",
+            "maccrobat",
+            "--pred-label-map",
+            "maccrobat",
+            "--split",
+            "test",
+            "--bootstrap",
+            "0",
+            "--json",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     scores = json.loads(out.read_text())
     assert scores["strict"]["micro"]["f1"] == 1.0
@@ -90,8 +112,9 @@ def test_cli_evaluate_gold_against_itself_scores_one(shared_dir, tmp_path) -> No
 def test_cli_compare_writes_an_html_report(shared_dir, tmp_path) -> None:
     xmi = shared_dir / "ctakes" / "ctakes-run-output" / "xmi"
     html = tmp_path / "report.html"
-    result = CliRunner().invoke(cli, ["compare", str(xmi), str(xmi), "--a-name", "cTAKES", "--b-name", "copy",
-                                      "--html", str(html)])
+    result = CliRunner().invoke(
+        cli, ["compare", str(xmi), str(xmi), "--a-name", "cTAKES", "--b-name", "copy", "--html", str(html)]
+    )
     assert result.exit_code == 0, result.output
     page = html.read_text(encoding="utf-8")
     assert "cTAKES" in page and "claudication" in page
@@ -104,9 +127,11 @@ def test_cli_kb_build_writes_an_index_that_annotate_runs_with(tmp_path) -> None:
     built = CliRunner().invoke(cli, ["kb", "build", "-o", str(index), "--bsv", str(bsv)])
     assert built.exit_code == 0, built.output
     assert json.loads(built.stderr)["terms"] == 2
-    result = CliRunner().invoke(cli, ["annotate", "-", "-o", "-", "--format", "jsonl", "--no-model",
-                                      "--dictionary", str(bsv), "--kb", str(index)],
-                                input=b"No chest pain. Takes aspirin.\n")
+    result = CliRunner().invoke(
+        cli,
+        ["annotate", "-", "-o", "-", "--format", "jsonl", "--no-model", "--dictionary", str(bsv), "--kb", str(index)],
+        input=b"No chest pain. Takes aspirin.\n",
+    )
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
     cuis = {mention["text"]: [concept["cui"] for concept in mention["concepts"]] for mention in record["mentions"]}

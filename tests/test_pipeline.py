@@ -10,8 +10,7 @@ from ctakes_llm.pipeline import Pipeline
 
 
 def make_step(name: str, requires: tuple[str, ...], produces: tuple[str, ...], log: list[str]) -> object:
-    cls = type(name, (), {"requires": requires, "produces": produces,
-                          "process": lambda self, cas: log.append(name)})
+    cls = type(name, (), {"requires": requires, "produces": produces, "process": lambda self, cas: log.append(name)})
     return cls()
 
 

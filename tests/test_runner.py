@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -51,8 +52,9 @@ def test_run_corpus_writes_one_xmi_per_note_and_keeps_input_xmi_content(corpus, 
 def test_run_corpus_reports_bad_documents_by_name_and_writes_the_rest(corpus, tmp_path, fake_backend):
     (corpus / "empty.txt").write_text("  \n", encoding="utf-8")
     (corpus / "latin.txt").write_bytes("caf\xe9 chest pain".encode("cp1252"))
-    (corpus / "broken.xmi").write_text('<?xml version="1.0"?><xmi:XMI xmlns:xmi="http://www.omg.org/XMI"><cas:Sofa',
-                                       encoding="utf-8")
+    (corpus / "broken.xmi").write_text(
+        '<?xml version="1.0"?><xmi:XMI xmlns:xmi="http://www.omg.org/XMI"><cas:Sofa', encoding="utf-8"
+    )
     out = tmp_path / "out"
     report = run_corpus([corpus], pipeline(fake_backend), RunConfig(out, progress=False))
     assert report.written == 3
@@ -94,8 +96,9 @@ def test_run_corpus_jsonl_writes_one_line_per_document_and_resumes(corpus, tmp_p
     run_corpus([corpus], pipeline(fake_backend), RunConfig(out, output_format="jsonl", progress=False))
     records = [json.loads(line) for line in (out / JSONL_NAME).read_text().splitlines()]
     assert sorted(record["id"] for record in records) == ["a.txt", "ctakes", "sub/b.txt"]
-    report = run_corpus([corpus], pipeline(fake_backend),
-                        RunConfig(out, output_format="jsonl", progress=False, resume=True))
+    report = run_corpus(
+        [corpus], pipeline(fake_backend), RunConfig(out, output_format="jsonl", progress=False, resume=True)
+    )
     assert (report.written, report.skipped) == (0, 3)
     assert len((out / JSONL_NAME).read_text().splitlines()) == 3
 
@@ -104,16 +107,17 @@ def test_run_corpus_refuses_to_overwrite_inputs(tmp_path, fake_backend):
     (tmp_path / "note.txt.xmi").write_text("x", encoding="utf-8")
     (tmp_path / "note.txt").write_text("chest pain", encoding="utf-8")
     with pytest.raises(ConfigError, match="E407"):
-        run_corpus([tmp_path / "note.txt.xmi", tmp_path / "note.txt"], pipeline(fake_backend),
-                   RunConfig(tmp_path, progress=False))
+        run_corpus(
+            [tmp_path / "note.txt.xmi", tmp_path / "note.txt"],
+            pipeline(fake_backend),
+            RunConfig(tmp_path, progress=False),
+        )
 
 
 def test_run_corpus_with_no_inputs_is_an_input_error(tmp_path, fake_backend):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="E125"):
         run_corpus([tmp_path / "empty"], pipeline(fake_backend), RunConfig(tmp_path / "out", progress=False))
-
-
 
 
 def test_run_corpus_per_document_backend_errors_fail_only_that_document_without_rerunning_others(
@@ -124,7 +128,7 @@ def test_run_corpus_per_document_backend_errors_fail_only_that_document_without_
 
     class PerDocument:
         name = "per-document"
-        counters: dict[str, int] = {}
+        counters: ClassVar[dict[str, int]] = {}
 
         def __init__(self) -> None:
             self.seen: list[int] = []

@@ -57,8 +57,10 @@ class NerAnnotator:
             outcomes: list[list[Mention] | BackendError] = list(self.backend.predict(texts))
         else:
             outcomes = [result.error or result.mentions for result in per_document(texts)]
-        return [outcome if isinstance(outcome, BackendError) else self._checked(text, outcome)
-                for text, outcome in zip(texts, outcomes, strict=True)]
+        return [
+            outcome if isinstance(outcome, BackendError) else self._checked(text, outcome)
+            for text, outcome in zip(texts, outcomes, strict=True)
+        ]
 
     def _checked(self, text: str, mentions: Sequence[Mention]) -> list[Mention]:
         kept = []
@@ -112,8 +114,15 @@ class NerAnnotator:
 def _check_span(text: str, mention: Mention) -> None:
     """Refuse a mention whose offsets do not hold its text: offsets are computed, never believed."""
     if mention.end > len(text):
-        raise GroundingError(f"[E300] mention {mention.text!r} at [{mention.begin}, {mention.end}) lies past the end "
-                             f"of the note ({len(text)} characters): the backend produced a bad span.")
-    if mention.grounding in (Grounding.EXACT, Grounding.MODEL_OFFSETS) and text[mention.begin : mention.end] != mention.text:
-        raise GroundingError(f"[E301] mention {mention.text!r} does not match the note text "
-                             f"{text[mention.begin:mention.end]!r} at [{mention.begin}, {mention.end}).")
+        raise GroundingError(
+            f"[E300] mention {mention.text!r} at [{mention.begin}, {mention.end}) lies past the end "
+            f"of the note ({len(text)} characters): the backend produced a bad span."
+        )
+    if (
+        mention.grounding in (Grounding.EXACT, Grounding.MODEL_OFFSETS)
+        and text[mention.begin : mention.end] != mention.text
+    ):
+        raise GroundingError(
+            f"[E301] mention {mention.text!r} does not match the note text "
+            f"{text[mention.begin : mention.end]!r} at [{mention.begin}, {mention.end})."
+        )

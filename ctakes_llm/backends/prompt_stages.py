@@ -28,8 +28,11 @@ def build_prompt_format(config: GenerativeConfig) -> PromptFormat:
         from ctakes_llm.ner.fewshot import ExampleBank, FewShotConfig, FewShotFormat, SentenceEncoder
 
         documents = load_corpus(config.fewshot_corpus, label_map=config.fewshot_label_map)
-        bank = ExampleBank.build(documents, SentenceEncoder(config.fewshot_encoder),
-                                 FewShotConfig(k=config.fewshot_k, candidates=max(20, config.fewshot_k)))
+        bank = ExampleBank.build(
+            documents,
+            SentenceEncoder(config.fewshot_encoder),
+            FewShotConfig(k=config.fewshot_k, candidates=max(20, config.fewshot_k)),
+        )
         fmt = FewShotFormat(fmt, bank, config.fewshot_k)
     if config.rag_index is not None:
         from ctakes_llm.knowledge.index import KnowledgeIndex

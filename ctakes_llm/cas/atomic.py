@@ -26,7 +26,9 @@ def atomic_open(path: Path, mode: str = "w", *, encoding: str | None = "utf-8") 
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     except OSError as err:
-        raise OutputError(f"[E101] cannot write to {str(path.parent)!r}: {err.strerror}. Check the output folder.") from err
+        raise OutputError(
+            f"[E101] cannot write to {str(path.parent)!r}: {err.strerror}. Check the output folder."
+        ) from err
     binary = "b" in mode
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else "") as handle:

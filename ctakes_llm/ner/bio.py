@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from ctakes_llm.ner.mention import MentionClass
 
 OUTSIDE = "O"
-BIO_LABELS: tuple[str, ...] = (OUTSIDE,) + tuple(
-    f"{prefix}-{cls.label}" for cls in MentionClass for prefix in ("B", "I")
-)
+BIO_LABELS: tuple[str, ...] = (OUTSIDE, *(f"{prefix}-{cls.label}" for cls in MentionClass for prefix in ("B", "I")))
 LABEL_TO_ID: dict[str, int] = {label: index for index, label in enumerate(BIO_LABELS)}
 
 
@@ -24,9 +22,7 @@ class TaggedSpan:
     score: float
 
 
-def encode_bio(
-    token_offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[MentionClass, int, int]]
-) -> list[str]:
+def encode_bio(token_offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[MentionClass, int, int]]) -> list[str]:
     """Tag each token: ``B-`` on the first token overlapping a span, ``I-`` on the following ones, else ``O``.
 
     Tokens with empty offsets (special tokens) get ``O``. When spans overlap, the longer one wins, as a

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 from cassis import Cas
 
@@ -42,7 +44,7 @@ def test_ner_annotator_drops_and_counts_mentions_below_min_score(fake_backend) -
 
 class LyingBackend:
     name = "liar"
-    counters: dict[str, int] = {}
+    counters: ClassVar[dict[str, int]] = {}
 
     def predict(self, texts):
         return [[Mention(MentionClass.SIGN_SYMPTOM, 0, 5, "fever", grounding=Grounding.EXACT)] for _ in texts]

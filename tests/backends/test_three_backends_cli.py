@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from openai_test_server import OpenAiTestServer
+from tiny_causal_lm import build_tiny_causal_lm
 
 from ctakes_llm.cas.mentions import read_mentions
 from ctakes_llm.cas.xmi import read_xmi
@@ -15,8 +17,6 @@ from ctakes_llm.cli import cli
 from ctakes_llm.ner.mention import MentionClass
 from ctakes_llm.ner.rag import HINTS_HEADER
 from ctakes_llm.runner import MANIFEST_NAME
-from openai_test_server import OpenAiTestServer
-from tiny_causal_lm import build_tiny_causal_lm
 
 NOTES = {
     "a.txt": "Fever and chest pain since Monday.\nStarted aspirin for pneumonia.\n",
@@ -78,8 +78,9 @@ def test_token_backend_end_to_end(notes, tmp_path, keyword_token_model):
 
 def test_causal_backend_with_garbage_model_writes_no_bad_span_and_counts_it(notes, tmp_path, causal_model):
     out = tmp_path / "out"
-    manifest = annotate(notes, out, "--backend", "causal", "--model", str(causal_model),
-                        "--prompt-format", "universal_ner")
+    manifest = annotate(
+        notes, out, "--backend", "causal", "--model", str(causal_model), "--prompt-format", "universal_ner"
+    )
     written_mentions(out)
     counts = manifest["pipeline"][1]["counts"]
     assert counts["backend_documents"] == 2
@@ -100,8 +101,18 @@ def test_openai_backend_grounds_answers_and_counts_hallucinations(notes, tmp_pat
     server.reset()
     server.answer = answer
     out = tmp_path / "out"
-    manifest = annotate(notes, out, "--backend", "openai", "--base-url", server.base_url, "--model",
-                        server.model_name, "--prompt-format", "universal_ner")
+    manifest = annotate(
+        notes,
+        out,
+        "--backend",
+        "openai",
+        "--base-url",
+        server.base_url,
+        "--model",
+        server.model_name,
+        "--prompt-format",
+        "universal_ner",
+    )
     found = written_mentions(out)
     assert (MentionClass.SIGN_SYMPTOM, "chest pain") in found["a.txt"]
     assert (MentionClass.SIGN_SYMPTOM, "fever") in found["b.txt"]
@@ -123,12 +134,30 @@ def test_openai_backend_prompts_carry_knn_examples_and_knowledge_hints(notes, tm
     server.reset()
     server.answer = lambda messages: "[]"
     out = tmp_path / "out"
-    annotate(notes, out, "--backend", "openai", "--base-url", server.base_url, "--model", server.model_name,
-             "--fewshot-corpus", str(examples), "--fewshot-k", "1", "--rag-kb", str(index),
-             "--no-assertion", "--batch-size", "1")
+    annotate(
+        notes,
+        out,
+        "--backend",
+        "openai",
+        "--base-url",
+        server.base_url,
+        "--model",
+        server.model_name,
+        "--fewshot-corpus",
+        str(examples),
+        "--fewshot-k",
+        "1",
+        "--rag-kb",
+        str(index),
+        "--no-assertion",
+        "--batch-size",
+        "1",
+    )
     prompts = [" ".join(message["content"] for message in body["messages"]) for body in server.requests]
     assert prompts and all("severe chest pain at rest" in prompt for prompt in prompts)  # the kNN example
     with_pneumonia = [prompt for prompt in prompts if "for pneumonia" in prompt]
     without = [prompt for prompt in prompts if "for pneumonia" not in prompt]
-    assert with_pneumonia and all(HINTS_HEADER in prompt and "Disease or Syndrome" in prompt for prompt in with_pneumonia)
+    assert with_pneumonia and all(
+        HINTS_HEADER in prompt and "Disease or Syndrome" in prompt for prompt in with_pneumonia
+    )
     assert without and not any(HINTS_HEADER in prompt for prompt in without)  # note b has no index term
