@@ -1,6 +1,6 @@
 """Predict spans with a model under training, and score them for dev-set model selection.
 
-This is the training-side view only (sentence-packed windows, argmax, ``decode_bio``); the shipped inference
+This is the training-side view only (sentence-packed windows, BIO-constrained Viterbi, ``decode_bio``); the shipped inference
 path is ``ctakes_llm.backends.token_classifier``. The full evaluation lives in ``ctakes_llm.evaluation``.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ctakes_llm.corpora.document import GoldDocument
-from ctakes_llm.ner.bio import BIO_LABELS, decode_bio
+from ctakes_llm.ner.bio import decode_bio, viterbi_tags
 from ctakes_llm.ner.mention import MentionClass
 from ctakes_llm.training.windows import Window, document_windows
 
@@ -41,9 +41,9 @@ def predict_spans(
                 row_ids = [tokenizer.cls_token_id, *window.input_ids, tokenizer.sep_token_id]
                 ids[row, : len(row_ids)] = torch.tensor(row_ids)
                 attention[row, : len(row_ids)] = 1
-            predicted = model(input_ids=ids, attention_mask=attention).logits.argmax(-1)
+            log_probs = torch.log_softmax(model(input_ids=ids, attention_mask=attention).logits.float(), -1)
             for row, (doc_index, window) in enumerate(batch):
-                tags = [BIO_LABELS[index] for index in predicted[row, 1 : len(window.input_ids) + 1].tolist()]
+                tags = viterbi_tags(log_probs[row, 1 : len(window.input_ids) + 1].tolist())
                 results[doc_index].extend((s.cls, s.begin, s.end) for s in decode_bio(tags, window.offsets))
     return results
 
