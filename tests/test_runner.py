@@ -149,3 +149,15 @@ def test_run_corpus_per_document_backend_errors_fail_only_that_document_without_
     assert backend.seen == [3]
     assert report.written == 2
     assert [(Path(f.path).name, "E999" in f.message) for f in report.failures] == [("b.txt", True)]
+
+
+def test_run_corpus_xmi_with_a_feature_no_ctakes_type_system_has_is_reported_by_name(
+    corpus, tmp_path, fake_backend, shared_dir
+):
+    sample = shared_dir / "ctakes" / "xmi-samples" / "JuliaHealth-CTakesParser.jl" / "test_no_preferred_text.xmi"
+    (corpus / "wrong_ts.xmi").write_bytes(sample.read_bytes())
+    report = run_corpus([corpus], pipeline(fake_backend), RunConfig(tmp_path / "out", progress=False))
+    assert report.written == 3
+    [failure] = report.failures
+    assert Path(failure.path).name == "wrong_ts.xmi"
+    assert "wrong_ts.xmi" in failure.message and "pText" in failure.message and "\n" not in failure.message
