@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
-import subprocess
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from results_log import append_result
+
 from ctakes_llm.assertion.context import ContextConfig, ContextEngine
-from ctakes_llm.cas.atomic import atomic_open
 from ctakes_llm.corpora.brat import read_brat_corpus
 from ctakes_llm.corpora.label_map import load_label_map
 from ctakes_llm.corpora.splits import read_split
@@ -82,22 +81,14 @@ def _count(gold: bool, predicted: bool) -> Counts:
 def main(config: BenchConfig) -> dict[str, object]:
     """Evaluate, log the numbers and append one JSON line to ``results_dir/assertion.jsonl``."""
     numbers = evaluate(config)
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
     record = {
-        "benchmark": "assertion",
-        "git_sha": sha.stdout.strip(),
-        "python": platform.python_version(),
         "dataset": "maccrobat",
         "split": config.split,
         "config": {k: str(v) for k, v in asdict(config).items()},
         "engine": "ctakes_llm.assertion.context rules_en.json",
         **numbers,
     }
-    config.results_dir.mkdir(parents=True, exist_ok=True)
-    path = config.results_dir / "assertion.jsonl"
-    previous = path.read_text(encoding="utf-8") if path.exists() else ""
-    with atomic_open(path, "w") as handle:
-        handle.write(previous + json.dumps(record) + "\n")
+    append_result("assertion", record, config.results_dir)
     logger.info("%s", json.dumps(numbers, indent=2))
     return record
 

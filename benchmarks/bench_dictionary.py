@@ -17,19 +17,18 @@ import argparse
 import csv
 import json
 import logging
-import platform
 import random
 import resource
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sized
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from results_log import append_result
+
 from ctakes_llm.annotators.dictionary import DictionaryAnnotator, DictionaryConfig
-from ctakes_llm.cas.atomic import atomic_open
 from ctakes_llm.knowledge.bsv import read_bsv
 from ctakes_llm.knowledge.dictionary_matcher import DictionaryMatcher, MatchPolicy
 
@@ -142,22 +141,12 @@ def evaluate(config: BenchConfig) -> dict[str, object]:
 def main(config: BenchConfig) -> dict[str, object]:
     """Evaluate, log the numbers and append one JSON line to ``results_dir/dictionary.jsonl``."""
     numbers = evaluate(config)
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
     record = {
-        "benchmark": "dictionary",
-        "git_sha": sha.stdout.strip(),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "processor": platform.processor(),
         "dataset": "aci_bench (all 207 notes; unannotated, throughput only)",
         "config": {k: str(v) for k, v in asdict(config).items()},
         **numbers,
     }
-    config.results_dir.mkdir(parents=True, exist_ok=True)
-    path = config.results_dir / "dictionary.jsonl"
-    previous = path.read_text(encoding="utf-8") if path.exists() else ""
-    with atomic_open(path, "w") as handle:
-        handle.write(previous + json.dumps(record) + "\n")
+    append_result("dictionary", record, config.results_dir)
     logger.info("%s", json.dumps(numbers, indent=2))
     return record
 

@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import random
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -31,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from results_log import append_result
 
 from ctakes_llm.backends.causal_lm import CausalLmConfig, load
-from ctakes_llm.cas.atomic import atomic_open
 from ctakes_llm.corpora.brat import read_brat_corpus
 from ctakes_llm.corpora.document import GoldDocument
 from ctakes_llm.corpora.label_map import load_label_map
@@ -191,11 +189,7 @@ def main(config: BenchConfig) -> dict[str, Any]:
     bank_seconds = time.perf_counter() - start
     relevance = example_relevance(bank, dev, config)
     logger.info("example relevance: %s", relevance)
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
     record = {
-        "benchmark": "fewshot",
-        "git_sha": sha.stdout.strip(),
-        "python": platform.python_version(),
         "device": "cpu",
         "dataset": "maccrobat",
         "bank": f"train[:{config.train_docs}] ({len(bank.examples)} sentences, {bank_seconds:.1f} s incl. cache)",
@@ -205,11 +199,7 @@ def main(config: BenchConfig) -> dict[str, Any]:
         "example_relevance": relevance,
         "end_to_end": end_to_end(bank, dev, config),
     }
-    config.results_dir.mkdir(parents=True, exist_ok=True)
-    path = config.results_dir / "fewshot.jsonl"
-    previous = path.read_text(encoding="utf-8") if path.exists() else ""
-    with atomic_open(path, "w") as handle:
-        handle.write(previous + json.dumps(record) + "\n")
+    append_result("fewshot", record, config.results_dir)
     logger.info("%s", json.dumps(record, indent=2))
     return record
 
