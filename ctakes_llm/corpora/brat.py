@@ -8,6 +8,9 @@ Choices:
 * Attributes may sit on an entity (``T``) or on an event (``E``) whose trigger is the entity; MACCROBAT puts them
   on events, so ``A -> E -> T`` is resolved. ``POLARITY NEG`` gives ``polarity="-1"``; ``UNCERTAIN`` and
   ``MAYBE_*`` give ``uncertainty="1"`` (and ``polarity="1"``); every other mention has ``polarity="1"``.
+* ctakes-llm's own BRAT output is read back too: binary ``Negation``, ``Uncertainty``, ``Conditional``,
+  ``Generic`` and ``HistoryOf`` attributes, ``Subject`` with a value, and CUIs from ``AnnotatorNotes`` lines
+  (``C0008031 Chest Pain; C0000001``), so ``evaluate`` scores polarity and CUIs on it.
 * Lines are split on tabs with ``maxsplit=2``, so a stray trailing tab stays in the (ignored) text column.
 * Two entities of one class on the same span (``Diagnostic_procedure`` and ``Therapeutic_procedure`` both map to
   Procedure) give one mention; a negation on either is kept.
@@ -16,18 +19,29 @@ Choices:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from ctakes_llm.corpora.document import GoldDocument
 from ctakes_llm.corpora.label_map import LabelMap
 from ctakes_llm.errors import CorpusError
-from ctakes_llm.ner.mention import Grounding, Mention, MentionClass
+from ctakes_llm.ner.mention import Concept, Grounding, Mention, MentionClass
 
 logger = logging.getLogger(__name__)
 
 _NEGATED = frozenset({"NEG"})
 _UNCERTAIN = frozenset({"UNCERTAIN", "MAYBE_POS", "MAYBE_NEG"})
+# attributes ctakes-llm's BRAT writer emits: BRAT name -> (mention attribute, value when the flag is present)
+_OUR_FLAGS = {
+    "Negation": ("polarity", "-1"),
+    "Uncertainty": ("uncertainty", "1"),
+    "Conditional": ("conditional", "true"),
+    "Generic": ("generic", "true"),
+    "HistoryOf": ("historyOf", "1"),
+    "Subject": ("subject", "patient"),
+}
+_CUI = re.compile(r"C\d{7}")
 
 
 def read_brat_corpus(folder: str | Path, label_map: LabelMap, ids: Iterable[str] | None = None) -> list[GoldDocument]:
@@ -54,6 +68,8 @@ def read_brat_document(txt_path: str | Path, ann_path: str | Path, label_map: La
     entities: dict[str, tuple[MentionClass, int, int]] = {}
     event_triggers: dict[str, str] = {}
     polarity: dict[str, str] = {}
+    flags: dict[str, dict[str, str]] = {}
+    cuis: dict[str, tuple[Concept, ...]] = {}
     for line_no, line in enumerate(_read(ann_path).splitlines(), start=1):
         if not line.strip():
             continue
@@ -71,20 +87,36 @@ def read_brat_document(txt_path: str | Path, ann_path: str | Path, label_map: La
                 name, target, *value = fields[1].split()
                 if name == "POLARITY" and value:
                     polarity[target] = value[0]
+                elif name in _OUR_FLAGS:
+                    attribute, present = _OUR_FLAGS[name]
+                    flags.setdefault(target, {})[attribute] = value[0] if value else present
+            elif kind == "#" and fields[1].startswith("AnnotatorNotes "):
+                cuis[fields[1].split()[1]] = _concepts(fields[2] if len(fields) > 2 else "")
         except (IndexError, ValueError) as exc:
             raise CorpusError(
                 f"[E209] {ann_path}:{line_no} is not a valid BRAT line ({exc}): {line!r}; fix or remove the line"
             ) from exc
-    for target, value in list(polarity.items()):
+    for target, negation in list(polarity.items()):
         if target in event_triggers:
-            polarity.setdefault(event_triggers[target], value)
+            polarity.setdefault(event_triggers[target], negation)
     mentions: dict[tuple[MentionClass, int, int], Mention] = {}
     for entity_id, (cls, begin, end) in entities.items():
-        attributes = _attributes(polarity.get(entity_id))
-        key = (cls, begin, end)
-        if key in mentions and mentions[key].attributes.get("polarity") == "-1":
+        if entity_id in flags:
+            attributes = {"polarity": "1", **flags[entity_id]}
+        else:
+            attributes = _attributes(polarity.get(entity_id))
+        span = (cls, begin, end)
+        if span in mentions and mentions[span].attributes.get("polarity") == "-1":
             continue
-        mentions[key] = Mention(cls, begin, end, text[begin:end], attributes=attributes, grounding=Grounding.EXACT)
+        mentions[span] = Mention(
+            cls,
+            begin,
+            end,
+            text[begin:end],
+            attributes=attributes,
+            grounding=Grounding.EXACT,
+            concepts=cuis.get(entity_id, ()),
+        )
     ordered = tuple(sorted(mentions.values(), key=lambda m: (m.begin, m.end, m.cls.value)))
     return GoldDocument(doc_id=txt_path.stem, text=text, mentions=ordered)
 
@@ -109,6 +141,16 @@ def _parse_entity(spec: str, text_length: int, label_map: LabelMap) -> tuple[Men
     if not 0 <= begin < end <= text_length:
         raise ValueError(f"span [{begin}, {end}) is outside the text of length {text_length}")
     return cls, begin, end
+
+
+def _concepts(note: str) -> tuple[Concept, ...]:
+    """CUIs of an ``AnnotatorNotes`` text: ``C0008031 Chest Pain; C0000001`` (other notes give none)."""
+    found = []
+    for item in note.split(";"):
+        cui, _, preferred = item.strip().partition(" ")
+        if _CUI.fullmatch(cui):
+            found.append(Concept(cui=cui, preferred_text=preferred.strip() or None))
+    return tuple(found)
 
 
 def _attributes(value: str | None) -> dict[str, str]:

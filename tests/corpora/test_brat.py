@@ -77,3 +77,38 @@ def test_maccrobat_counts_match_readme(shared_dir: Path) -> None:
     # README: 14,411 relevant mentions, two of which repeat a span as both procedure types; 1,008 NEG on them.
     assert sum(len(d.mentions) for d in all_docs) == 14_409
     assert negated == 1_008
+
+
+def test_read_brat_reads_back_what_our_brat_writer_writes(tmp_path) -> None:
+    from ctakes_llm.cas.brat_writer import write_brat
+    from ctakes_llm.cas.mentions import write_mentions
+    from ctakes_llm.cas.readers import cas_from_text
+    from ctakes_llm.corpora.load import load_corpus
+    from ctakes_llm.ner.mention import Concept, Mention
+
+    text = "Denies chest pain. Mother had asthma."
+    written = [
+        Mention(
+            MentionClass.SIGN_SYMPTOM,
+            7,
+            17,
+            "chest pain",
+            attributes={"polarity": "-1"},
+            concepts=(Concept("C0008031", "T184", preferred_text="Chest Pain"),),
+        ),
+        Mention(
+            MentionClass.DISEASE_DISORDER, 30, 36, "asthma", attributes={"polarity": "1", "subject": "family_member"}
+        ),
+    ]
+    cas = cas_from_text(text, "4.0.0")
+    write_mentions(cas, written, discovery_technique=3)
+    write_brat(cas, tmp_path / "n.txt", tmp_path / "n.ann")
+    [doc] = load_corpus(tmp_path, format="brat")  # our class labels need no label map
+    pain, asthma = doc.mentions
+    assert (pain.text, pain.attributes["polarity"], [c.cui for c in pain.concepts]) == (
+        "chest pain",
+        "-1",
+        ["C0008031"],
+    )
+    assert pain.concepts[0].preferred_text == "Chest Pain"
+    assert (asthma.attributes["polarity"], asthma.attributes["subject"]) == ("1", "family_member")
