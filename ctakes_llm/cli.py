@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ctakes_llm import __version__
+from ctakes_llm.version import __version__
 from ctakes_llm.errors import CtakesLlmError
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from cassis import Cas
 
-from ctakes_llm import __version__
+from ctakes_llm.version import __version__
 from ctakes_llm.cas.atomic import atomic_open, atomic_write
 from ctakes_llm.cas.readers import cas_from_text, decode_text, iter_input_paths, read_document
 from ctakes_llm.cas.typesystem import load_typesystem
