@@ -97,7 +97,7 @@ class RunReport:
         )
         lines = [
             f"{self.written} written, {self.skipped} skipped (already done), {len(self.failures)} failed "
-            f"in {self.seconds:.1f} s{rate}"
+            f"in {self.seconds:.1f} s after start-up{rate}"
         ]
         lines += [f"FAILED {failure.path}: {failure.message}" for failure in self.failures]
         return "\n".join(lines)
