@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from cassis import Cas
+from cassis import Cas, TypeSystem
 
 from ctakes_llm.version import __version__
 from ctakes_llm.cas.atomic import atomic_open, atomic_write
@@ -154,6 +154,14 @@ def _plan_jobs(inputs: Sequence[Path], config: RunConfig) -> list[_Job]:
         for source in iter_input_paths([root], glob=config.glob):
             relative = source.relative_to(root) if root.is_dir() else Path(source.name)
             jobs.append(_Job(source, config.output_dir / _strip_xmi_suffix(relative)))
+    stems: dict[Path, Path] = {}
+    for job in jobs:
+        other = stems.setdefault(job.stem, job.source)
+        if other != job.source:
+            raise ConfigError(
+                f"[E408] {str(other)!r} and {str(job.source)!r} would both be written to {str(job.stem)!r}. "
+                "Annotate the folders one at a time, each to its own output folder."
+            )
     sources = {job.source.resolve() for job in jobs}
     if not config.overwrite_inputs:
         for job in jobs:
@@ -175,7 +183,7 @@ def _strip_xmi_suffix(relative: Path) -> Path:
 
 
 def _run_batch(
-    batch: list[_Job], pipeline: Pipeline, typesystem: object, config: RunConfig, sink: _Sink, report: RunReport
+    batch: list[_Job], pipeline: Pipeline, typesystem: TypeSystem, config: RunConfig, sink: _Sink, report: RunReport
 ) -> None:
     """Read, annotate and write a batch; if the batch fails, redo its documents one by one to isolate the culprit."""
     loaded: list[tuple[_Job, Cas]] = []
@@ -225,7 +233,7 @@ def _fail(report: RunReport, job: _Job, message: str) -> None:
 
 
 def _run_stdin(
-    pipeline: Pipeline, config: RunConfig, output_format: OutputFormat, typesystem: object, report: RunReport
+    pipeline: Pipeline, config: RunConfig, output_format: OutputFormat, typesystem: TypeSystem, report: RunReport
 ) -> None:
     text = decode_text(sys.stdin.buffer.read(), config.encoding, source="standard input")
     cas = cas_from_text(text, typesystem, document_id="stdin")

@@ -161,3 +161,13 @@ def test_run_corpus_xmi_with_a_feature_no_ctakes_type_system_has_is_reported_by_
     [failure] = report.failures
     assert Path(failure.path).name == "wrong_ts.xmi"
     assert "wrong_ts.xmi" in failure.message and "pText" in failure.message and "\n" not in failure.message
+
+
+def test_run_corpus_refuses_two_inputs_that_map_to_one_output(tmp_path, fake_backend):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "note.txt").write_text("chest pain", encoding="utf-8")
+    with pytest.raises(ConfigError, match="E408"):
+        run_corpus(
+            [tmp_path / "a", tmp_path / "b"], pipeline(fake_backend), RunConfig(tmp_path / "out", progress=False)
+        )
