@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
-from ctakes_llm.version import __version__
 from ctakes_llm.errors import CtakesLlmError
+from ctakes_llm.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 

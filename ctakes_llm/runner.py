@@ -18,13 +18,13 @@ from typing import IO, Any
 
 from cassis import Cas, TypeSystem
 
-from ctakes_llm.version import __version__
 from ctakes_llm.cas.atomic import atomic_open, atomic_write
 from ctakes_llm.cas.readers import cas_from_text, decode_text, iter_input_paths, read_document
 from ctakes_llm.cas.typesystem import load_typesystem
 from ctakes_llm.cas.writers import OUTPUT_FORMATS, OutputFormat
 from ctakes_llm.errors import ConfigError, CtakesLlmError
 from ctakes_llm.pipeline import Pipeline
+from ctakes_llm.version import __version__
 
 logger = logging.getLogger(__name__)
 

@@ -105,10 +105,9 @@ def test_run_corpus_jsonl_writes_one_line_per_document_and_resumes(corpus, tmp_p
 
 def test_run_corpus_refuses_to_overwrite_inputs(tmp_path, fake_backend):
     (tmp_path / "note.txt.xmi").write_text("x", encoding="utf-8")
-    (tmp_path / "note.txt").write_text("chest pain", encoding="utf-8")
     with pytest.raises(ConfigError, match="E407"):
         run_corpus(
-            [tmp_path / "note.txt.xmi", tmp_path / "note.txt"],
+            [tmp_path / "note.txt.xmi"],
             pipeline(fake_backend),
             RunConfig(tmp_path, progress=False),
         )
