@@ -136,3 +136,17 @@ def salvage_strings(fragment: str) -> tuple[list[str], int]:
         except ValueError:
             failures += 1
     return strings, failures
+
+
+class AllTypesFormat:
+    """A format that asks for every entity type in one request; subclasses set ``name`` and ``answer_spec``."""
+
+    name: str
+    answer_spec: str
+
+    def __init__(self, types: Sequence[EntityType]) -> None:
+        self.types = tuple(types)
+
+    def requests(self, text: str) -> list[Request]:
+        """One request for every type."""
+        return [Request(instruction_messages(self.types, self.answer_spec, text))]

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ctakes_llm.ner.bio import OUTSIDE, encode_bio
-from ctakes_llm.ner.entity_types import EntityType, class_for
-from ctakes_llm.ner.formats.base import ParseResult, Request, instruction_messages, strip_code_fence
+from ctakes_llm.ner.entity_types import class_for
+from ctakes_llm.ner.formats.base import AllTypesFormat, ParseResult, Request, strip_code_fence
 from ctakes_llm.ner.grounding import Proposal
 from ctakes_llm.ner.mention import Mention, MentionClass
 from ctakes_llm.ner.tokens import TokenKind, tokenize
@@ -27,17 +27,11 @@ ANSWER_SPEC = (
 ALIGN_WINDOW_CHARS = 200
 
 
-class MultiBioFormat:
+class MultiBioFormat(AllTypesFormat):
     """All types at once; one ``token<TAB>tag`` line per token back."""
 
     name = "multi_bio"
-
-    def __init__(self, types: Sequence[EntityType]) -> None:
-        self.types = tuple(types)
-
-    def requests(self, text: str) -> list[Request]:
-        """One request for every type."""
-        return [Request(instruction_messages(self.types, ANSWER_SPEC, text))]
+    answer_spec = ANSWER_SPEC
 
     def target(self, text: str, request: Request, mentions: Sequence[Mention]) -> str:
         """One ``token<TAB>tag`` line per token of ``text``."""

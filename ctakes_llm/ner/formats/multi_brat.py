@@ -13,8 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ctakes_llm.ner.entity_types import EntityType, class_for
-from ctakes_llm.ner.formats.base import ParseResult, Request, instruction_messages, ordered, strip_code_fence
+from ctakes_llm.ner.entity_types import class_for
+from ctakes_llm.ner.formats.base import (
+    AllTypesFormat,
+    ParseResult,
+    Request,
+    ordered,
+    strip_code_fence,
+)
 from ctakes_llm.ner.grounding import Proposal
 from ctakes_llm.ner.mention import Mention
 
@@ -28,17 +34,11 @@ ANSWER_SPEC = (
 )
 
 
-class MultiBratFormat:
+class MultiBratFormat(AllTypesFormat):
     """All types at once; BRAT text-bound annotation lines back."""
 
     name = "multi_brat"
-
-    def __init__(self, types: Sequence[EntityType]) -> None:
-        self.types = tuple(types)
-
-    def requests(self, text: str) -> list[Request]:
-        """One request for every type."""
-        return [Request(instruction_messages(self.types, ANSWER_SPEC, text))]
+    answer_spec = ANSWER_SPEC
 
     def target(self, text: str, request: Request, mentions: Sequence[Mention]) -> str:
         """One standoff line per mention, numbered from T1, in text order."""
