@@ -91,7 +91,9 @@ def predict_dictionary(config: BenchConfig, docs: Sequence[GoldDocument]) -> dic
     """Mentions of the BSV dictionary annotator with a dictionary built from the train split."""
     from ctakes_llm.annotators.dictionary import DictionaryAnnotator, DictionaryConfig
 
-    train = read_brat_corpus(config.corpus_dir / "brat", load_label_map("maccrobat"), read_split(config.corpus_dir, "train"))
+    train = read_brat_corpus(
+        config.corpus_dir / "brat", load_label_map("maccrobat"), read_split(config.corpus_dir, "train")
+    )
     with tempfile.TemporaryDirectory() as folder:
         bsv = Path(folder) / "maccrobat_train.bsv"
         atomic_write(bsv, "\n".join(dictionary_rows(train)) + "\n")
@@ -135,9 +137,12 @@ def _record(config: BenchConfig, system: str, numbers: dict[str, object], second
     return {
         "benchmark": "quality",
         "git_sha": sha.stdout.strip(),
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "transformers": transformers.__version__,
-                     "ctakes_llm": getattr(ctakes_llm, "__version__", "unknown")},
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "ctakes_llm": getattr(ctakes_llm, "__version__", "unknown"),
+        },
         **model_info,
         "dataset": "maccrobat",
         "split": config.split,
@@ -158,6 +163,14 @@ if __name__ == "__main__":
     parser.add_argument("--results-dir", type=Path, default=BenchConfig.results_dir)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    main(BenchConfig(corpus_dir=args.corpus_dir, split=args.split, model=args.model, dtype=args.dtype,
-                     systems=tuple(s for s in args.systems.split(",") if s), bootstrap=args.bootstrap,
-                     results_dir=args.results_dir))
+    main(
+        BenchConfig(
+            corpus_dir=args.corpus_dir,
+            split=args.split,
+            model=args.model,
+            dtype=args.dtype,
+            systems=tuple(s for s in args.systems.split(",") if s),
+            bootstrap=args.bootstrap,
+            results_dir=args.results_dir,
+        )
+    )

@@ -95,9 +95,7 @@ def viterbi_tags(log_probs: Sequence[Sequence[float]], labels: Sequence[str] = B
     if not log_probs:
         return []
     count = len(labels)
-    inside_of = [
-        labels.index(f"B-{label[2:]}") if label.startswith("I-") else -1 for label in labels
-    ]
+    inside_of = [labels.index(f"B-{label[2:]}") if label.startswith("I-") else -1 for label in labels]
     score = [float(lp) if inside_of[j] < 0 else float("-inf") for j, lp in enumerate(log_probs[0])]
     back: list[list[int]] = []
     for row in log_probs[1:]:
@@ -106,10 +104,7 @@ def viterbi_tags(log_probs: Sequence[Sequence[float]], labels: Sequence[str] = B
         new_score = []
         for j in range(count):
             begin = inside_of[j]
-            if begin < 0:
-                previous = best
-            else:
-                previous = begin if score[begin] >= score[j] else j
+            previous = best if begin < 0 else (begin if score[begin] >= score[j] else j)
             pointers.append(previous)
             new_score.append(score[previous] + float(row[j]))
         back.append(pointers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+from typing import Any
 
 from ctakes_llm.training.config import TrainConfig
 from ctakes_llm.training.loop import train_student
@@ -22,7 +23,7 @@ def main() -> None:
             parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name)
     args = parser.parse_args()
     defaults = TrainConfig(output_dir=args.output_dir)
-    values = {}
+    values: dict[str, Any] = {}
     for field in dataclasses.fields(TrainConfig):
         raw = getattr(args, field.name)
         if field.name == "output_dir" or raw is None:

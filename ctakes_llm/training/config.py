@@ -65,8 +65,12 @@ class TrainConfig:
         unknown = [name for name in self.extra_corpora if name not in EXTRA_CORPORA]
         if unknown:
             raise ConfigError(f"[E530] unknown extra corpora {unknown}; choose from {', '.join(EXTRA_CORPORA)}")
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "checkpoint_every": self.checkpoint_every,
-                    "threads": self.threads}
+        positive = {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "checkpoint_every": self.checkpoint_every,
+            "threads": self.threads,
+        }
         for name, value in positive.items():
             if value < 1:
                 raise ConfigError(f"[E531] {name} must be >= 1, got {value}")
@@ -80,8 +84,9 @@ class TrainConfig:
         if self.save_dtype not in SAVE_DTYPES:
             raise ConfigError(f"[E534] save_dtype {self.save_dtype!r} is not one of {', '.join(SAVE_DTYPES)}")
         if self.extra_weight <= 0 or (self.max_steps is not None and self.max_steps < 1):
-            raise ConfigError(f"[E535] extra_weight must be > 0 and max_steps >= 1 or None; got "
-                              f"{self.extra_weight}, {self.max_steps}")
+            raise ConfigError(
+                f"[E535] extra_weight must be > 0 and max_steps >= 1 or None; got {self.extra_weight}, {self.max_steps}"
+            )
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
     total_steps = config.epochs * steps_per_epoch
     stop_at = total_steps if config.max_steps is None else min(total_steps, config.max_steps)
     optimizer, scheduler = _optimizer(model, config, total_steps, torch)
-    state = {"step": 0, "epoch": 0, "batch": 0, "best_f1": -1.0, "best_epoch": 0, "history": []}
+    state: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "best_f1": -1.0, "best_epoch": 0, "history": []}
     checkpoint_path = config.output_dir / CHECKPOINT
     if config.resume and checkpoint_path.is_file():
         saved = torch.load(checkpoint_path, weights_only=False)
@@ -92,14 +92,25 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
         scheduler.load_state_dict(saved["scheduler"])
         torch.set_rng_state(saved["rng"])
         state = saved["state"]
-        logger.info("resumed from %s at step %d (epoch %d, batch %d)", checkpoint_path, state["step"],
-                    state["epoch"] + 1, state["batch"])
-    logger.info("config %s; %d steps (%d per epoch)", json.dumps(asdict(config), default=str), total_steps,
-                steps_per_epoch)
+        logger.info(
+            "resumed from %s at step %d (epoch %d, batch %d)",
+            checkpoint_path,
+            state["step"],
+            state["epoch"] + 1,
+            state["batch"],
+        )
+    logger.info(
+        "config %s; %d steps (%d per epoch)", json.dumps(asdict(config), default=str), total_steps, steps_per_epoch
+    )
 
     def checkpoint() -> None:
-        payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                   "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "state": state}
+        payload = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": torch.get_rng_state(),
+            "state": state,
+        }
         with atomic_open(checkpoint_path, "wb", encoding=None) as handle:
             torch.save(payload, handle)
 
@@ -120,8 +131,15 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
             state["batch"] = batch_index + 1
             running += loss.item()
             if state["step"] % 10 == 0:
-                logger.info("epoch %d step %d/%d loss %.4f lr %.2e %.0fs", epoch + 1, state["step"], total_steps,
-                            loss.item(), scheduler.get_last_lr()[0], time.monotonic() - started)
+                logger.info(
+                    "epoch %d step %d/%d loss %.4f lr %.2e %.0fs",
+                    epoch + 1,
+                    state["step"],
+                    total_steps,
+                    loss.item(),
+                    scheduler.get_last_lr()[0],
+                    time.monotonic() - started,
+                )
             if state["step"] % config.checkpoint_every == 0:
                 checkpoint()
             if state["step"] >= stop_at:
@@ -130,8 +148,9 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
             checkpoint()
             logger.info("stopped at step %d (max_steps); rerun with resume to continue", state["step"])
             break
-        strict, lenient = micro_f1(dev_docs, predict_spans(model, tokenizer, [d.text for d in dev_docs],
-                                                          config.max_wordpieces))
+        strict, lenient = micro_f1(
+            dev_docs, predict_spans(model, tokenizer, [d.text for d in dev_docs], config.max_wordpieces)
+        )
         score = EpochScore(epoch + 1, state["step"], strict, lenient, running / max(1, state["batch"]))
         state["history"].append(asdict(score))
         logger.info("epoch %d dev strict F1 %.4f lenient F1 %.4f", epoch + 1, strict, lenient)
@@ -151,13 +170,18 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
         steps=state["step"],
     )
     atomic_write(config.output_dir / "result.json", json.dumps(asdict(result), default=str, indent=2) + "\n")
-    logger.info("done in %.0fs: best epoch %d, dev strict F1 %.4f", time.monotonic() - started,
-                result.best_epoch, result.best_dev_strict_f1)
+    logger.info(
+        "done in %.0fs: best epoch %d, dev strict F1 %.4f",
+        time.monotonic() - started,
+        result.best_epoch,
+        result.best_dev_strict_f1,
+    )
     return result
 
 
 def _optimizer(model: Any, config: TrainConfig, total_steps: int, torch: Any) -> tuple[Any, Any]:
-    decay, no_decay = [], []
+    decay: list[Any] = []
+    no_decay: list[Any] = []
     for name, parameter in model.named_parameters():
         (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(parameter)
     optimizer = torch.optim.AdamW(

@@ -91,5 +91,7 @@ def export_student(model_dir: Path, destination: Path, dtype: str = "bfloat16") 
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"[E541] cannot load the trained model in {model_dir} ({exc}); give a run's best/ folder") from exc
+        raise ModelLoadError(
+            f"[E541] cannot load the trained model in {model_dir} ({exc}); give a run's best/ folder"
+        ) from exc
     save_model(model, tokenizer, destination, dtype)

@@ -1,7 +1,8 @@
 """Predict spans with a model under training, and score them for dev-set model selection.
 
-This is the training-side view only (sentence-packed windows, BIO-constrained Viterbi, ``decode_bio``); the shipped inference
-path is ``ctakes_llm.backends.token_classifier``. The full evaluation lives in ``ctakes_llm.evaluation``.
+This is the training-side view only (sentence-packed windows, BIO-constrained Viterbi, ``decode_bio``); the
+shipped inference path is ``ctakes_llm.backends.token_classifier``. The full evaluation lives in
+``ctakes_llm.evaluation``.
 """
 
 from __future__ import annotations

@@ -58,9 +58,7 @@ def pack_windows(
             next_start = next(boundary, None)
     if start_index < len(ids):
         sentences.append((start_index, len(ids)))
-    pieces = [
-        (begin, min(begin + capacity, end)) for first, end in sentences for begin in range(first, end, capacity)
-    ]
+    pieces = [(begin, min(begin + capacity, end)) for first, end in sentences for begin in range(first, end, capacity)]
     windows: list[Window] = []
     current: tuple[int, int] | None = None
     for begin, end in pieces:
@@ -68,8 +66,8 @@ def pack_windows(
             current = (current[0], end)
             continue
         if current is not None:
-            windows.append(Window(tuple(ids[current[0]:current[1]]), tuple(offsets[current[0]:current[1]])))
+            windows.append(Window(tuple(ids[current[0] : current[1]]), tuple(offsets[current[0] : current[1]])))
         current = (begin, end)
     if current is not None:
-        windows.append(Window(tuple(ids[current[0]:current[1]]), tuple(offsets[current[0]:current[1]])))
+        windows.append(Window(tuple(ids[current[0] : current[1]]), tuple(offsets[current[0] : current[1]])))
     return windows

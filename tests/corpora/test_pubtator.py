@@ -46,7 +46,9 @@ def test_read_pubtator_rejects_offsets_outside_text(tmp_path: Path) -> None:
 
 
 def test_ncbi_train_matches_readme(shared_dir: Path) -> None:
-    docs = read_pubtator(shared_dir / "data" / "ncbi_disease" / "NCBItrainset_corpus.txt", load_label_map("ncbi_disease"))
+    docs = read_pubtator(
+        shared_dir / "data" / "ncbi_disease" / "NCBItrainset_corpus.txt", load_label_map("ncbi_disease")
+    )
     assert len(docs) == 592
     for doc in docs:
         for mention in doc.mentions:

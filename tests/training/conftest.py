@@ -8,12 +8,26 @@ from pathlib import Path
 import pytest
 
 DOCS = {
-    "a": ("The patient had fever and was given aspirin. A CT of the chest showed pneumonia.\n",
-          ["T1\tSign_symptom 16 21\tfever", "T2\tMedication 36 43\taspirin", "T3\tDiagnostic_procedure 47 49\tCT",
-           "T4\tBiological_structure 57 62\tchest", "T5\tDisease_disorder 70 79\tpneumonia"]),
-    "b": ("She denied pain. Biopsy of the liver was normal.\n",
-          ["T1\tSign_symptom 11 15\tpain", "E1\tSign_symptom:T1 ", "A1\tPOLARITY E1 NEG",
-           "T2\tDiagnostic_procedure 17 23\tBiopsy", "T3\tBiological_structure 31 36\tliver"]),
+    "a": (
+        "The patient had fever and was given aspirin. A CT of the chest showed pneumonia.\n",
+        [
+            "T1\tSign_symptom 16 21\tfever",
+            "T2\tMedication 36 43\taspirin",
+            "T3\tDiagnostic_procedure 47 49\tCT",
+            "T4\tBiological_structure 57 62\tchest",
+            "T5\tDisease_disorder 70 79\tpneumonia",
+        ],
+    ),
+    "b": (
+        "She denied pain. Biopsy of the liver was normal.\n",
+        [
+            "T1\tSign_symptom 11 15\tpain",
+            "E1\tSign_symptom:T1 ",
+            "A1\tPOLARITY E1 NEG",
+            "T2\tDiagnostic_procedure 17 23\tBiopsy",
+            "T3\tBiological_structure 31 36\tliver",
+        ],
+    ),
 }
 
 
@@ -30,8 +44,14 @@ def tokenizer():  # type: ignore[no-untyped-def]
 def tiny_base(tmp_path: Path, tokenizer) -> Path:  # type: ignore[no-untyped-def]
     from transformers import BertConfig, BertModel
 
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     folder = tmp_path / "tiny-base"
     BertModel(config).save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))

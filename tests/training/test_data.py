@@ -16,8 +16,11 @@ def _labels(mask: int) -> set[str]:
 
 
 def _doc() -> GoldDocument:
-    return GoldDocument("d", TEXT, (Mention(MentionClass.MEDICATION, 0, 7, "Aspirin"),
-                                    Mention(MentionClass.DISEASE_DISORDER, 15, 21, "asthma")))
+    return GoldDocument(
+        "d",
+        TEXT,
+        (Mention(MentionClass.MEDICATION, 0, 7, "Aspirin"), Mention(MentionClass.DISEASE_DISORDER, 15, 21, "asthma")),
+    )
 
 
 def test_full_corpus_allows_exactly_the_gold_tag(tokenizer) -> None:  # type: ignore[no-untyped-def]
@@ -25,7 +28,14 @@ def test_full_corpus_allows_exactly_the_gold_tag(tokenizer) -> None:  # type: ig
     tokens = tokenizer.convert_ids_to_tokens(window.input_ids)
     assert tokens == ["[CLS]", "as", "##pi", "##rin", "caused", "asthma", "[SEP]"]
     assert [_labels(m) for m in window.allowed] == [
-        set(), {"B-Medication"}, {"I-Medication"}, {"I-Medication"}, {"O"}, {"B-DiseaseDisorder"}, set()]
+        set(),
+        {"B-Medication"},
+        {"I-Medication"},
+        {"I-Medication"},
+        {"O"},
+        {"B-DiseaseDisorder"},
+        set(),
+    ]
 
 
 def test_partial_corpus_keeps_unannotated_classes_open(tokenizer) -> None:  # type: ignore[no-untyped-def]

@@ -14,8 +14,17 @@ from ctakes_llm.training.loop import partial_label_loss, train_student
 
 
 def _config(out: Path, base: Path, data: Path, **overrides: object) -> TrainConfig:
-    values = dict(output_dir=out, base_model=base, data_dir=data, epochs=3, batch_size=1, learning_rate=1e-3,
-                  checkpoint_every=1, threads=1, max_wordpieces=32)
+    values = dict(
+        output_dir=out,
+        base_model=base,
+        data_dir=data,
+        epochs=3,
+        batch_size=1,
+        learning_rate=1e-3,
+        checkpoint_every=1,
+        threads=1,
+        max_wordpieces=32,
+    )
     values.update(overrides)
     return TrainConfig(**values)  # type: ignore[arg-type]
 
