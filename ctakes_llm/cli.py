@@ -493,6 +493,13 @@ def compare(
     type=click.IntRange(min=1),
     help="Stop after this many steps (resumable: run again to continue).",
 )
+@click.option(
+    "--checkpoint-every",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Save a resumable checkpoint every this many optimizer steps.",
+)
 @click.option("--no-resume", is_flag=True, help="Start over even when OUTPUT_DIR holds a checkpoint.")
 @click.option(
     "--export",
@@ -514,6 +521,7 @@ def train(
     seed: int,
     threads: int,
     max_steps: int | None,
+    checkpoint_every: int,
     no_resume: bool,
     export_dir: Path | None,
 ) -> None:
@@ -540,6 +548,7 @@ def train(
         learning_rate=learning_rate,
         max_wordpieces=max_wordpieces,
         seed=seed,
+        checkpoint_every=checkpoint_every,
         resume=not no_resume,
         threads=threads,
         max_steps=max_steps,
