@@ -621,9 +621,11 @@ def main() -> None:
 
     OpenMP threads that spin while waiting cost 2-3x wall time on a busy machine (measured: the 21 cTAKES example
     notes took 8.2 s with OMP_WAIT_POLICY=ACTIVE and 3.0 s with PASSIVE while another job used the CPU), so the
-    command sets PASSIVE unless the user chose otherwise; it must be set before torch loads.
+    command sets PASSIVE unless the user chose otherwise; it must be set before torch loads. The command draws its
+    own progress bar per corpus, so the hub's per-model "Loading weights" bars are off unless asked for.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     cli()
 
 
