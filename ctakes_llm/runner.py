@@ -92,9 +92,9 @@ class RunReport:
 
     def summary(self) -> str:
         """A few lines for the terminal: counts, speed, then each failed file with its error."""
-        rate = (
-            f", {1000 * self.seconds / (self.characters / 1000):.1f} ms per 1,000 characters" if self.characters else ""
-        )
+        rate = ""
+        if self.written > 1:  # one note's rate is mostly fixed cost, not a speed
+            rate = f", {1000 * self.seconds / (self.characters / 1000):.1f} ms per 1,000 characters"
         lines = [
             f"{self.written} written, {self.skipped} skipped (already done), {len(self.failures)} failed "
             f"in {self.seconds:.1f} s after start-up{rate}"
