@@ -270,6 +270,25 @@ def typesystem_export(name: str, path: Path) -> None:
 CORPUS_FORMATS = ("auto", "brat", "pubtator", "anafora", "xmi", "jsonl")
 
 
+def _scoring_options(function: F) -> F:
+    """The options evaluate and compare share: which classes, merges, type system, unpaired documents."""
+    options = [
+        click.option(
+            "--classes", default=None, help="Only these classes, comma-separated (e.g. DiseaseDisorder,Medication)."
+        ),
+        click.option(
+            "--merge", multiple=True, help="Merge classes first, e.g. DiseaseDisorder+SignSymptom (repeatable)."
+        ),
+        click.option("--typesystem", default="4.0.0", show_default=True, help="Type system for XMI input."),
+        click.option(
+            "--ignore-unpaired", is_flag=True, help="Skip documents found on one side only instead of failing."
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 @cli.command()
 @click.option(
     "--gold",
@@ -294,12 +313,6 @@ CORPUS_FORMATS = ("auto", "brat", "pubtator", "anafora", "xmi", "jsonl")
     "anafora) or a JSON file mapping labels to the five classes.",
 )
 @click.option("--pred-label-map", default=None, help="Label map of the predictions, when not cTAKES class labels.")
-@click.option(
-    "--classes", default=None, help="Score only these classes, comma-separated (e.g. DiseaseDisorder,Medication)."
-)
-@click.option(
-    "--merge", multiple=True, help="Merge classes before scoring, e.g. DiseaseDisorder+SignSymptom (repeatable)."
-)
 @click.option("--all-classes", is_flag=True, help="Score every class, not only those the gold label map annotates.")
 @click.option(
     "--split",
@@ -314,8 +327,7 @@ CORPUS_FORMATS = ("auto", "brat", "pubtator", "anafora", "xmi", "jsonl")
     help="Bootstrap resamples for confidence intervals (0: none).",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
-@click.option("--typesystem", default="4.0.0", show_default=True, help="Type system for XMI input.")
-@click.option("--ignore-unpaired", is_flag=True, help="Skip documents found on one side only instead of failing.")
+@_scoring_options
 @click.option(
     "--json",
     "json_path",
@@ -401,10 +413,7 @@ def evaluate(
 @click.option("--b-name", default="B", show_default=True, help="Name of system B (e.g. ctakes-llm).")
 @click.option("--a-format", type=click.Choice(CORPUS_FORMATS), default="auto", show_default=True)
 @click.option("--b-format", type=click.Choice(CORPUS_FORMATS), default="auto", show_default=True)
-@click.option("--classes", default=None, help="Compare only these classes, comma-separated.")
-@click.option("--merge", multiple=True, help="Merge classes first, e.g. DiseaseDisorder+SignSymptom (repeatable).")
-@click.option("--typesystem", default="4.0.0", show_default=True, help="Type system for XMI input.")
-@click.option("--ignore-unpaired", is_flag=True, help="Skip notes found on one side only instead of failing.")
+@_scoring_options
 @click.option("--title", default=None, help="Title of the HTML report.")
 @_api_errors
 def compare(
