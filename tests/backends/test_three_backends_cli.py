@@ -55,6 +55,12 @@ def annotate(notes: Path, out: Path, *options: str) -> dict:
     return json.loads((out / MANIFEST_NAME).read_text())
 
 
+def annotate_with_server(notes: Path, out: Path, server: OpenAiTestServer, *options: str) -> dict:
+    return annotate(
+        notes, out, "--backend", "openai", "--base-url", server.base_url, "--model", server.model_name, *options
+    )
+
+
 def written_mentions(out: Path) -> dict[str, list[tuple[MentionClass, str]]]:
     found = {}
     for name, text in NOTES.items():
@@ -101,18 +107,7 @@ def test_openai_backend_grounds_answers_and_counts_hallucinations(notes, tmp_pat
     server.reset()
     server.answer = answer
     out = tmp_path / "out"
-    manifest = annotate(
-        notes,
-        out,
-        "--backend",
-        "openai",
-        "--base-url",
-        server.base_url,
-        "--model",
-        server.model_name,
-        "--prompt-format",
-        "universal_ner",
-    )
+    manifest = annotate_with_server(notes, out, server, "--prompt-format", "universal_ner")
     found = written_mentions(out)
     assert (MentionClass.SIGN_SYMPTOM, "chest pain") in found["a.txt"]
     assert (MentionClass.SIGN_SYMPTOM, "fever") in found["b.txt"]
@@ -134,15 +129,10 @@ def test_openai_backend_prompts_carry_knn_examples_and_knowledge_hints(notes, tm
     server.reset()
     server.answer = lambda messages: "[]"
     out = tmp_path / "out"
-    annotate(
+    annotate_with_server(
         notes,
         out,
-        "--backend",
-        "openai",
-        "--base-url",
-        server.base_url,
-        "--model",
-        server.model_name,
+        server,
         "--fewshot-corpus",
         str(examples),
         "--fewshot-k",
