@@ -112,6 +112,14 @@ def cli(verbose: int, quiet: bool) -> None:
     help="Generative backends: a knowledge index whose terms found in a chunk are given to the model as "
     "hints (term: semantic type / definition).",
 )
+@click.option("--device", default=None, help="Where a local model runs: auto (CUDA when present), cpu, cuda.")
+@click.option(
+    "--dtype",
+    default=None,
+    help="Weights precision of a local model: auto, float32, bfloat16, and for the "
+    "token backend int8 (dynamic quantization: faster on CPU, about 1.7 "
+    "strict F1 points lower for the shipped student).",
+)
 @click.option("--allow-network", is_flag=True, help="Let transformers download a hub model (offline by default).")
 @click.option(
     "--dictionary",
@@ -169,6 +177,8 @@ def annotate(
     fewshot_label_map: str | None,
     fewshot_k: int,
     rag_kb: Path | None,
+    device: str | None,
+    dtype: str | None,
     allow_network: bool,
     dictionary: Path | None,
     knowledge_index: Path | None,
@@ -211,6 +221,10 @@ def annotate(
         )
     if rag_kb is not None:
         backend_options["rag_index"] = str(rag_kb)
+    if device is not None:
+        backend_options["device"] = device
+    if dtype is not None:
+        backend_options["dtype"] = dtype
     config = RunConfig(
         output_dir=output_dir,
         output_format=output_format,

@@ -136,3 +136,9 @@ def test_cli_kb_build_writes_an_index_that_annotate_runs_with(tmp_path) -> None:
     record = json.loads(result.stdout)
     cuis = {mention["text"]: [concept["cui"] for concept in mention["concepts"]] for mention in record["mentions"]}
     assert cuis == {"chest pain": ["C0008031"], "aspirin": ["C0004057"]}
+
+
+def test_cli_annotate_bad_dtype_is_a_one_line_error_naming_the_choices() -> None:
+    result = CliRunner().invoke(cli, ["annotate", "-", "-o", "-", "--dtype", "float64"], input=b"chest pain\n")
+    assert result.exit_code == 1
+    assert "E223" in result.output and "bfloat16" in result.output
