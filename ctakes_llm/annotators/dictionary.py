@@ -19,8 +19,14 @@ from typing import ClassVar
 
 from cassis import Cas
 
-from ctakes_llm.cas.ctakes_types import DISCOVERY_DICTIONARY_LOOKUP, MENTION_TYPE_BY_CLASS, SENTENCE
-from ctakes_llm.cas.mentions import write_mentions
+from ctakes_llm.cas.ctakes_types import (
+    DISCOVERY_DICTIONARY_LOOKUP,
+    F_ONTOLOGY_CONCEPT_ARR,
+    IDENTIFIED_ANNOTATION,
+    MENTION_TYPE_BY_CLASS,
+    SENTENCE,
+)
+from ctakes_llm.cas.mentions import mention_class_of, set_concepts, write_mentions
 from ctakes_llm.errors import ConfigError
 from ctakes_llm.knowledge.bsv import DictionaryEntry, read_bsv
 from ctakes_llm.knowledge.dictionary_matcher import DictionaryMatch, DictionaryMatcher, MatchPolicy
@@ -149,10 +155,31 @@ class DictionaryAnnotator:
         return mentions
 
     def process(self, cas: Cas) -> None:
-        """Annotate one note, looking terms up within the CAS's sentences when it has some."""
+        """Annotate one note, looking terms up within the CAS's sentences when it has some.
+
+        A term whose class and span an earlier step (the language model, an upstream cTAKES run) already annotated
+        adds no second mention; that mention gets the term's concepts if it has none.
+        """
         text = cas.sofa_string or ""
         sentences = [(fs.begin, fs.end) for fs in cas.select(SENTENCE)] or None
-        write_mentions(cas, self.find_mentions(text, sentences), discovery_technique=DISCOVERY_DICTIONARY_LOOKUP)
+        existing = {
+            (cls, fs.begin, fs.end): fs
+            for fs in cas.select(IDENTIFIED_ANNOTATION)
+            if (cls := mention_class_of(fs)) is not None
+        }
+        new_mentions = []
+        for mention in self.find_mentions(text, sentences):
+            same = existing.get((mention.cls, mention.begin, mention.end))
+            if same is None:
+                new_mentions.append(mention)
+                continue
+            # a model (or upstream) mention of this class and span is already there: one mention per class and
+            # span, as cTAKES writes it; it gets the dictionary's concepts when it has none
+            self.counters["already_annotated"] += 1
+            if not same.get(F_ONTOLOGY_CONCEPT_ARR):
+                set_concepts(cas, same, mention.concepts)
+                self.counters["concepts_added_to_existing"] += 1
+        write_mentions(cas, new_mentions, discovery_technique=DISCOVERY_DICTIONARY_LOOKUP)
 
     def describe(self) -> dict[str, object]:
         """The dictionary and running counts, for the run manifest."""

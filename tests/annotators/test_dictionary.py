@@ -193,3 +193,22 @@ def test_dictionary_lookup_finds_what_real_ctakes_found(shared_dir: Path, tmp_pa
     assert total > 200
     assert same / total >= 0.98
     assert extra <= 0.02 * total
+
+
+def test_dictionary_adds_no_second_mention_where_the_model_annotated_and_fills_its_concepts(tmp_path) -> None:
+    from ctakes_llm.annotators.dictionary import DictionaryAnnotator, DictionaryConfig
+    from ctakes_llm.cas.ctakes_types import MEDICATION_MENTION
+    from ctakes_llm.cas.mentions import read_mentions, write_mentions
+    from ctakes_llm.cas.readers import cas_from_text
+    from ctakes_llm.ner.mention import Mention, MentionClass
+
+    bsv = tmp_path / "terms.bsv"
+    bsv.write_text("C0004057|T121|aspirin\nC0008031|T184|chest pain\n", encoding="utf-8")
+    cas = cas_from_text("Takes aspirin. No chest pain.", "4.0.0")
+    write_mentions(cas, [Mention(MentionClass.MEDICATION, 6, 13, "aspirin")], discovery_technique=3)
+    annotator = DictionaryAnnotator(DictionaryConfig(bsv))
+    annotator.process(cas)
+    assert len(cas.select(MEDICATION_MENTION)) == 1
+    by_text = {m.text: [c.cui for c in m.concepts] for m in read_mentions(cas)}
+    assert by_text == {"aspirin": ["C0004057"], "chest pain": ["C0008031"]}
+    assert annotator.counters["already_annotated"] == 1
