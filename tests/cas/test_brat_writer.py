@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cassis
 import pytest
 
 from ctakes_llm.cas.brat_writer import brat_annotation_conf, cas_to_brat, fragments, write_brat
-from ctakes_llm.cas.mentions import write_mentions
-from ctakes_llm.cas.typesystem import load_typesystem
 from ctakes_llm.corpora.brat import read_brat_document
 from ctakes_llm.corpora.label_map import LabelMap
 from ctakes_llm.ner.mention import Concept, Mention, MentionClass
-
-
-@pytest.fixture(scope="module")
-def ts() -> cassis.TypeSystem:
-    return load_typesystem("4.0.0")
-
-
-def _cas(ts: cassis.TypeSystem, text: str, mentions: list[Mention]) -> cassis.Cas:
-    cas = cassis.Cas(typesystem=ts)
-    cas.sofa_string = text
-    write_mentions(cas, mentions, discovery_technique=3)
-    return cas
 
 
 def _m(text: str, span: str, cls: MentionClass, **kwargs: object) -> Mention:
@@ -32,15 +19,16 @@ def _m(text: str, span: str, cls: MentionClass, **kwargs: object) -> Mention:
     return Mention(cls, begin, begin + len(span), span, **kwargs)  # type: ignore[arg-type]
 
 
-def test_cas_to_brat_entities_attributes_and_notes(ts: cassis.TypeSystem) -> None:
+def test_cas_to_brat_entities_attributes_and_notes(
+    annotated_cas: Callable[[str, Sequence[Mention]], cassis.Cas],
+) -> None:
     text = "No cough. Mother had asthma? Took aspirin."
     concepts = (
         Concept("C0004096", "T047", "195967001", "SNOMEDCT_US", "Asthma"),
         Concept("C0004096", "T047", "J45", "ICD10CM", "Asthma"),
         Concept("C0004099", "T047", "1", "SNOMEDCT_US", "Asthma attack"),
     )
-    cas = _cas(
-        ts,
+    cas = annotated_cas(
         text,
         [
             _m(text, "cough", MentionClass.SIGN_SYMPTOM, attributes={"polarity": "-1"}),
@@ -65,10 +53,9 @@ def test_cas_to_brat_entities_attributes_and_notes(ts: cassis.TypeSystem) -> Non
     ]
 
 
-def test_cas_to_brat_splits_spans_at_line_breaks(ts: cassis.TypeSystem) -> None:
+def test_cas_to_brat_splits_spans_at_line_breaks(annotated_cas: Callable[[str, Sequence[Mention]], cassis.Cas]) -> None:
     text = "pain in the\r\nleft\n\nknee 😀"
-    cas = _cas(
-        ts,
+    cas = annotated_cas(
         text,
         [_m(text, "left\n\nknee", MentionClass.ANATOMICAL_SITE), _m(text, "the\r\nleft", MentionClass.ANATOMICAL_SITE)],
     )
@@ -86,16 +73,20 @@ def test_fragments_drop_blank_pieces() -> None:
     assert fragments(text, 1, 4) == []
 
 
-def test_cas_to_brat_skips_whitespace_only_mention(ts: cassis.TypeSystem, caplog: pytest.LogCaptureFixture) -> None:
+def test_cas_to_brat_skips_whitespace_only_mention(
+    annotated_cas: Callable[[str, Sequence[Mention]], cassis.Cas], caplog: pytest.LogCaptureFixture
+) -> None:
     text = "fever\n\nchills"
-    cas = _cas(
-        ts, text, [Mention(MentionClass.SIGN_SYMPTOM, 5, 7, "\n\n"), _m(text, "chills", MentionClass.SIGN_SYMPTOM)]
+    cas = annotated_cas(
+        text, [Mention(MentionClass.SIGN_SYMPTOM, 5, 7, "\n\n"), _m(text, "chills", MentionClass.SIGN_SYMPTOM)]
     )
     assert cas_to_brat(cas) == "T1\tSignSymptom 7 13\tchills\n"
     assert "E150" in caplog.text
 
 
-def test_write_brat_files_read_back_by_brat_gold_reader(ts: cassis.TypeSystem, tmp_path: Path) -> None:
+def test_write_brat_files_read_back_by_brat_gold_reader(
+    annotated_cas: Callable[[str, Sequence[Mention]], cassis.Cas], tmp_path: Path
+) -> None:
     text = "Fièvre 😷 and\nknee pain; no rash.\r\n"
     mentions = [
         _m(text, "Fièvre", MentionClass.SIGN_SYMPTOM),
@@ -103,7 +94,7 @@ def test_write_brat_files_read_back_by_brat_gold_reader(ts: cassis.TypeSystem, t
         _m(text, "knee pain", MentionClass.SIGN_SYMPTOM),
         _m(text, "rash", MentionClass.SIGN_SYMPTOM),
     ]
-    cas = _cas(ts, text, mentions)
+    cas = annotated_cas(text, mentions)
     write_brat(cas, tmp_path / "d" / "note.txt", tmp_path / "d" / "note.ann")
     assert (tmp_path / "d" / "note.txt").read_bytes() == text.encode("utf-8")  # \r\n kept: offsets stay valid
     identity = LabelMap("ours", {c.label: c for c in MentionClass}, frozenset(MentionClass))

@@ -7,7 +7,6 @@ from collections import Counter
 from pathlib import Path
 
 import cassis
-import pytest
 from ctakesclient.client import _adjust_character_indexes
 from ctakesclient.typesystem import CtakesJSON, Polarity, UmlsTypeMention
 
@@ -18,11 +17,6 @@ from ctakes_llm.cas.typesystem import load_typesystem
 from ctakes_llm.ner.mention import Concept, Mention, MentionClass
 
 TS_4_0_0 = "4.0.0"
-
-
-@pytest.fixture(scope="module")
-def ts() -> cassis.TypeSystem:
-    return load_typesystem(TS_4_0_0)
 
 
 def _cas_with_mentions(

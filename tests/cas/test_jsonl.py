@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cassis
-import pytest
 
 from ctakes_llm.cas.jsonl import cas_to_record, record_to_line, write_jsonl
-from ctakes_llm.cas.mentions import write_mentions
-from ctakes_llm.cas.typesystem import load_typesystem
 from ctakes_llm.ner.mention import Concept, Mention, MentionClass
 
 
-@pytest.fixture(scope="module")
-def ts() -> cassis.TypeSystem:
-    return load_typesystem("4.0.0")
-
-
-def _cas(ts: cassis.TypeSystem, text: str, mentions: list[Mention]) -> cassis.Cas:
-    cas = cassis.Cas(typesystem=ts)
-    cas.sofa_string = text
-    write_mentions(cas, mentions, discovery_technique=3)
-    return cas
-
-
-def test_cas_to_record_fields(ts: cassis.TypeSystem) -> None:
+def test_cas_to_record_fields(annotated_cas: Callable[[str, Sequence[Mention]], cassis.Cas]) -> None:
     text = "😀 No cough; asthma."
     cough, asthma = text.index("cough"), text.index("asthma")
-    cas = _cas(
-        ts,
+    cas = annotated_cas(
         text,
         [
             Mention(MentionClass.SIGN_SYMPTOM, cough, cough + 5, "cough", score=0.5, attributes={"polarity": "-1"}),
@@ -82,16 +67,16 @@ def test_cas_to_record_fields(ts: cassis.TypeSystem) -> None:
     assert all(text[m["begin"] : m["end"]] == m["text"] for m in record["mentions"])  # code points, not UTF-16
 
 
-def test_record_to_line_is_one_line_for_any_text(ts: cassis.TypeSystem) -> None:
+def test_record_to_line_is_one_line_for_any_text(annotated_cas: Callable[[str, Sequence[Mention]], cassis.Cas]) -> None:
     text = "a\nb\r\nc\u2028d\u2029e\x85f\x0bg\x1ch é 😀"
-    line = record_to_line(cas_to_record(_cas(ts, text, [Mention(MentionClass.SIGN_SYMPTOM, 0, 1, "a")]), "x"))
+    line = record_to_line(cas_to_record(annotated_cas(text, [Mention(MentionClass.SIGN_SYMPTOM, 0, 1, "a")]), "x"))
     assert line.endswith("\n") and len(line.splitlines()) == 1
     assert json.loads(line)["text"] == text
     assert "é 😀" in line  # non-ASCII stays readable
 
 
-def test_write_jsonl_roundtrips(ts: cassis.TypeSystem, tmp_path: Path) -> None:
-    cas = _cas(ts, "fever", [Mention(MentionClass.SIGN_SYMPTOM, 0, 5, "fever", attributes={"polarity": "1"})])
+def test_write_jsonl_roundtrips(annotated_cas: Callable[[str, Sequence[Mention]], cassis.Cas], tmp_path: Path) -> None:
+    cas = annotated_cas("fever", [Mention(MentionClass.SIGN_SYMPTOM, 0, 5, "fever", attributes={"polarity": "1"})])
     path = write_jsonl(cas, tmp_path / "o" / "n.jsonl", "n")
     [line] = path.read_text(encoding="utf-8").splitlines()
     assert json.loads(line) == cas_to_record(cas, "n")

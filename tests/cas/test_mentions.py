@@ -26,11 +26,6 @@ TEXTSEM_NS = "http:///org/apache/ctakes/typesystem/type/textsem.ecore"
 CLASS_NAMES = {name.rsplit(".", 1)[1]: cls for cls, name in MENTION_TYPE_BY_CLASS.items()}
 
 
-@pytest.fixture(scope="module")
-def ts() -> cassis.TypeSystem:
-    return load_typesystem(TS_4_0_0)
-
-
 def _cas(ts: cassis.TypeSystem, text: str) -> cassis.Cas:
     cas = cassis.Cas(typesystem=ts)
     cas.sofa_string = text

@@ -10,16 +10,10 @@ import pytest
 from ctakesclient.typesystem import CtakesJSON
 
 from ctakes_llm.cas.mentions import read_mentions, write_mentions
-from ctakes_llm.cas.typesystem import load_typesystem
 from ctakes_llm.cas.writers import OUTPUT_FORMATS, OutputFormat
 from ctakes_llm.ner.mention import Concept, Grounding, Mention, MentionClass
 
 TEXT = "😀 No chest pain.\nAspirin daily."
-
-
-@pytest.fixture(scope="module")
-def ts() -> cassis.TypeSystem:
-    return load_typesystem("4.0.0")
 
 
 @pytest.fixture
