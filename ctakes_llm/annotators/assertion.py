@@ -16,8 +16,8 @@ from cassis.typesystem import FeatureStructure
 
 from ctakes_llm.assertion.context import ContextConfig, ContextEngine
 from ctakes_llm.assertion.llm import AssertionClassifier
-from ctakes_llm.cas.ctakes_types import F_POLARITY, MENTION_TYPE_BY_CLASS
-from ctakes_llm.cas.mentions import decode_attributes, mention_class_of, set_assertion
+from ctakes_llm.cas.ctakes_types import F_POLARITY
+from ctakes_llm.cas.mentions import decode_attributes, select_mentions, set_assertion
 from ctakes_llm.ner.mention import Grounding, Mention
 
 logger = logging.getLogger(__name__)
@@ -43,12 +43,11 @@ class AssertionAnnotator:
         text = cas.sofa_string or ""
         pending: list[FeatureStructure] = []
         mentions: list[Mention] = []
-        for fs in _mention_structures(cas):
+        for fs, cls in select_mentions(cas):
             if (fs.get(F_POLARITY) or 0) != 0:
                 self.counters["kept_upstream"] += 1
                 continue
-            cls = mention_class_of(fs)
-            if cls is None or fs.begin >= fs.end:
+            if fs.begin >= fs.end:
                 self.counters["skipped"] += 1
                 continue
             pending.append(fs)
@@ -70,13 +69,3 @@ class AssertionAnnotator:
     def describe(self) -> dict[str, object]:
         """Classifier name and running counts, for the run manifest."""
         return {"classifier": type(self.classifier).__name__, "counts": dict(self.counters)}
-
-
-def _mention_structures(cas: Cas) -> list[FeatureStructure]:
-    """Every mention of the five classes (subtypes included) once, in text order."""
-    found: dict[int, FeatureStructure] = {}
-    for type_name in MENTION_TYPE_BY_CLASS.values():
-        if cas.typesystem.contains_type(type_name):
-            for fs in cas.select(type_name):
-                found.setdefault(id(fs), fs)
-    return sorted(found.values(), key=lambda fs: (fs.begin, fs.end))

@@ -17,12 +17,11 @@ from cassis.typesystem import FeatureStructure
 
 from ctakes_llm.cas.ctakes_types import (
     F_ONTOLOGY_CONCEPT_ARR,
-    MENTION_TYPE_BY_CLASS,
 )
-from ctakes_llm.cas.mentions import mention_class_of, set_concepts
+from ctakes_llm.cas.mentions import select_mentions, set_concepts
 from ctakes_llm.knowledge.index import KnowledgeIndex
 from ctakes_llm.knowledge.normalize import ConceptConfig, concepts_for
-from ctakes_llm.ner.mention import Concept, Grounding, Mention
+from ctakes_llm.ner.mention import Concept, Grounding, Mention, MentionClass
 
 logger = logging.getLogger(__name__)
 
@@ -50,20 +49,12 @@ class ConceptAnnotator:
     def process(self, cas: Cas) -> None:
         """Fill the concepts of every mention of the CAS that has none."""
         text = cas.sofa_string or ""
-        seen: set[int] = set()
-        for type_name in MENTION_TYPE_BY_CLASS.values():
-            if not cas.typesystem.contains_type(type_name):
-                continue
-            for fs in cas.select(type_name):
-                if id(fs) in seen:
-                    continue
-                seen.add(id(fs))
-                self._fill(cas, text, fs)
+        for fs, cls in select_mentions(cas):
+            self._fill(cas, text, fs, cls)
 
-    def _fill(self, cas: Cas, text: str, fs: FeatureStructure) -> None:
+    def _fill(self, cas: Cas, text: str, fs: FeatureStructure, cls: MentionClass) -> None:
         existing = fs.get(F_ONTOLOGY_CONCEPT_ARR)
-        cls = mention_class_of(fs)
-        if (existing is not None and existing.elements) or cls is None or fs.begin >= fs.end:
+        if (existing is not None and existing.elements) or fs.begin >= fs.end:
             self.counters["kept_upstream"] += 1
             return
         mention = Mention(cls, fs.begin, fs.end, text[fs.begin : fs.end], grounding=Grounding.MODEL_OFFSETS)

@@ -22,11 +22,10 @@ from cassis import Cas
 from ctakes_llm.cas.ctakes_types import (
     DISCOVERY_DICTIONARY_LOOKUP,
     F_ONTOLOGY_CONCEPT_ARR,
-    IDENTIFIED_ANNOTATION,
     MENTION_TYPE_BY_CLASS,
     SENTENCE,
 )
-from ctakes_llm.cas.mentions import mention_class_of, set_concepts, write_mentions
+from ctakes_llm.cas.mentions import select_mentions, set_concepts, write_mentions
 from ctakes_llm.errors import ConfigError
 from ctakes_llm.knowledge.bsv import DictionaryEntry, read_bsv
 from ctakes_llm.knowledge.dictionary_matcher import DictionaryMatch, DictionaryMatcher, MatchPolicy
@@ -162,11 +161,7 @@ class DictionaryAnnotator:
         """
         text = cas.sofa_string or ""
         sentences = [(fs.begin, fs.end) for fs in cas.select(SENTENCE)] or None
-        existing = {
-            (cls, fs.begin, fs.end): fs
-            for fs in cas.select(IDENTIFIED_ANNOTATION)
-            if (cls := mention_class_of(fs)) is not None
-        }
+        existing = {(cls, fs.begin, fs.end): fs for fs, cls in select_mentions(cas)}
         new_mentions = []
         for mention in self.find_mentions(text, sentences):
             same = existing.get((mention.cls, mention.begin, mention.end))

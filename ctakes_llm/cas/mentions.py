@@ -31,6 +31,7 @@ from cassis import Cas
 from cassis.typesystem import FeatureStructure, Type, TypeNotFoundError
 
 from ctakes_llm.cas.ctakes_types import (
+    CLASS_BY_MENTION_TYPE,
     F_CODE,
     F_CODING_SCHEME,
     F_CONDITIONAL,
@@ -196,13 +197,22 @@ def set_assertion(fs: FeatureStructure, attributes: Mapping[str, str]) -> bool:
 
 def mention_class_of(fs: FeatureStructure) -> MentionClass | None:
     """The mention class of a feature structure: its own type or the nearest of the five it derives from."""
-    by_type = {name: cls for cls, name in MENTION_TYPE_BY_CLASS.items()}
     current: Type | None = fs.type
     while current is not None:
-        if current.name in by_type:
-            return by_type[current.name]
+        if current.name in CLASS_BY_MENTION_TYPE:
+            return CLASS_BY_MENTION_TYPE[current.name]
         current = current.supertype
     return None
+
+
+def select_mentions(cas: Cas) -> list[tuple[FeatureStructure, MentionClass]]:
+    """Every mention of the five classes (subtypes included) once, with its class, in text order."""
+    found: dict[int, tuple[FeatureStructure, MentionClass]] = {}
+    for cls, type_name in MENTION_TYPE_BY_CLASS.items():
+        if cas.typesystem.contains_type(type_name):
+            for fs in cas.select(type_name):
+                found.setdefault(id(fs), (fs, mention_class_of(fs) or cls))
+    return sorted(found.values(), key=lambda item: (item[0].begin, item[0].end))
 
 
 def read_mentions(cas: Cas) -> list[Mention]:
@@ -221,15 +231,9 @@ def read_mentions(cas: Cas) -> list[Mention]:
         The mentions sorted by begin, end and class, grounded as ``Grounding.MODEL_OFFSETS``.
     """
     text = cas.sofa_string or ""
-    found: dict[int, tuple[FeatureStructure, MentionClass]] = {}
-    for cls, type_name in MENTION_TYPE_BY_CLASS.items():
-        if not cas.typesystem.contains_type(type_name):
-            continue
-        for fs in cas.select(type_name):
-            found.setdefault(id(fs), (fs, mention_class_of(fs) or cls))
     mentions: list[Mention] = []
     skipped = 0
-    for fs, cls in found.values():
+    for fs, cls in select_mentions(cas):
         if fs.begin >= fs.end:
             skipped += 1
             continue
