@@ -17,10 +17,7 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import platform
-import subprocess
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -28,7 +25,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ctakes_llm.cas.atomic import atomic_open, atomic_write
+from results_log import append_result
+
+from ctakes_llm.cas.atomic import atomic_write
 from ctakes_llm.corpora.brat import read_brat_corpus
 from ctakes_llm.corpora.document import GoldDocument
 from ctakes_llm.corpora.label_map import load_label_map
@@ -114,35 +113,19 @@ def main(config: BenchConfig) -> list[dict[str, object]]:
         scores = score_corpus(gold, predicted, classes=tuple(MentionClass), bootstrap=config.bootstrap)
         print(f"\n== {system} on MACCROBAT {config.split} ({len(docs)} documents, {seconds:.1f}s) ==")
         print(scores.format_table())
-        records.append(_record(config, system, scores.to_dict(), seconds))
-    path = config.results_dir / "quality.jsonl"
-    previous = path.read_text(encoding="utf-8") if path.exists() else ""
-    with atomic_open(path, "w") as handle:
-        handle.write(previous + "".join(json.dumps(record) + "\n" for record in records))
+        record = _record(config, system, scores.to_dict(), seconds)
+        append_result("quality", record, config.results_dir)
+        records.append(record)
     return records
 
 
 def _record(config: BenchConfig, system: str, numbers: dict[str, object], seconds: float) -> dict[str, object]:
-    import torch
-    import transformers
-
-    import ctakes_llm
-
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
     model_info: dict[str, object] = {"system": system}
     if system == "student":
         from ctakes_llm.backends.model_source import weights_sha256
 
         model_info.update(model=str(config.model), weights_sha256=weights_sha256(str(config.model)))
     return {
-        "benchmark": "quality",
-        "git_sha": sha.stdout.strip(),
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "ctakes_llm": getattr(ctakes_llm, "__version__", "unknown"),
-        },
         **model_info,
         "dataset": "maccrobat",
         "split": config.split,
