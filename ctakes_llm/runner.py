@@ -109,6 +109,7 @@ class _Job:
 
     source: Path
     stem: Path  # output path without the format's suffix
+    document_id: str  # the stem relative to the output folder: the DocumentID and the JSON Lines id
 
 
 def run_corpus(inputs: Sequence[Path], pipeline: Pipeline, config: RunConfig) -> RunReport:
@@ -153,7 +154,8 @@ def _plan_jobs(inputs: Sequence[Path], config: RunConfig) -> list[_Job]:
     for root in inputs:
         for source in iter_input_paths([root], glob=config.glob):
             relative = source.relative_to(root) if root.is_dir() else Path(source.name)
-            jobs.append(_Job(source, config.output_dir / _strip_xmi_suffix(relative)))
+            stem = _strip_xmi_suffix(relative)
+            jobs.append(_Job(source, config.output_dir / stem, str(stem)))
     stems: dict[Path, Path] = {}
     for job in jobs:
         other = stems.setdefault(job.stem, job.source)
@@ -189,9 +191,8 @@ def _run_batch(
     loaded: list[tuple[_Job, Cas]] = []
     for job in batch:
         try:
-            document_id = str(job.stem.relative_to(config.output_dir))
             loaded.append(
-                (job, read_document(job.source, typesystem, encoding=config.encoding, document_id=document_id))
+                (job, read_document(job.source, typesystem, encoding=config.encoding, document_id=job.document_id))
             )
         except CtakesLlmError as err:
             _fail(report, job, str(err))
@@ -243,7 +244,7 @@ def _run_stdin(
         sys.stdout.buffer.flush()
     else:
         with _Sink(config, output_format) as sink:
-            sink.write(_Job(STDIO, config.output_dir / "stdin.txt"), cas)
+            sink.write(_Job(STDIO, config.output_dir / "stdin.txt", "stdin.txt"), cas)
     report.written = 1
     report.characters = len(text)
 
@@ -281,17 +282,14 @@ class _Sink:
 
     def done(self, job: _Job) -> bool:
         if self.format.single_file:
-            return self._document_id(job) in self._jsonl_done
+            return job.document_id in self._jsonl_done
         return all(path.exists() for path in self.format.paths(job.stem))
 
     def write(self, job: _Job, cas: Cas) -> None:
         if self._jsonl is not None:
-            self._jsonl.write(self.format.to_bytes(cas, self._document_id(job)).decode("utf-8"))
+            self._jsonl.write(self.format.to_bytes(cas, job.document_id).decode("utf-8"))
         else:
             self.format.write(cas, job.stem)
-
-    def _document_id(self, job: _Job) -> str:
-        return str(job.stem.relative_to(self.config.output_dir))
 
 
 def _batches(jobs: Iterator[_Job] | Sequence[_Job], size: int) -> Iterator[list[_Job]]:
