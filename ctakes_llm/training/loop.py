@@ -15,7 +15,7 @@ from ctakes_llm.ner.bio import BIO_LABELS
 from ctakes_llm.training.config import PRIMARY_CORPUS, EpochScore, TrainConfig, TrainResult
 from ctakes_llm.training.data import LabelledWindow, label_windows, load_corpus
 from ctakes_llm.training.model_io import default_base_model, load_student, save_model
-from ctakes_llm.training.predict import micro_f1, predict_spans
+from ctakes_llm.training.predict import dev_f1, predict_spans
 
 logger = logging.getLogger("ctakes_llm.training")
 
@@ -148,7 +148,7 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
             checkpoint()
             logger.info("stopped at step %d (max_steps); rerun with resume to continue", state["step"])
             break
-        strict, lenient = micro_f1(
+        strict, lenient = dev_f1(
             dev_docs, predict_spans(model, tokenizer, [d.text for d in dev_docs], config.max_wordpieces)
         )
         score = EpochScore(epoch + 1, state["step"], strict, lenient, running / max(1, state["batch"]))

@@ -1,8 +1,7 @@
 """Predict spans with a model under training, and score them for dev-set model selection.
 
 This is the training-side view only (sentence-packed windows, BIO-constrained Viterbi, ``decode_bio``); the
-shipped inference path is ``ctakes_llm.backends.token_classifier``. The full evaluation lives in
-``ctakes_llm.evaluation``.
+shipped inference path is ``ctakes_llm.backends.token_classifier``. Scores come from ``ctakes_llm.evaluation``.
 """
 
 from __future__ import annotations
@@ -11,8 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ctakes_llm.corpora.document import GoldDocument
+from ctakes_llm.evaluation.metrics import score_corpus
 from ctakes_llm.ner.bio import decode_bio, viterbi_tags
-from ctakes_llm.ner.mention import MentionClass
+from ctakes_llm.ner.mention import Grounding, Mention, MentionClass
 from ctakes_llm.training.windows import Window, document_windows
 
 Span = tuple[MentionClass, int, int]
@@ -49,27 +49,15 @@ def predict_spans(
     return results
 
 
-def micro_f1(documents: Sequence[GoldDocument], predictions: Sequence[Sequence[Span]]) -> tuple[float, float]:
-    """Strict (same span and class) and lenient (overlap and class) micro-F1 over all documents."""
-    strict_tp = lenient_pred = lenient_gold = gold_total = pred_total = 0
-    for document, predicted in zip(documents, predictions, strict=True):
-        gold = {(m.cls, m.begin, m.end) for m in document.mentions}
-        pred = set(predicted)
-        gold_total += len(gold)
-        pred_total += len(pred)
-        strict_tp += len(gold & pred)
-        lenient_pred += sum(any(_overlap(p, g) for g in gold) for p in pred)
-        lenient_gold += sum(any(_overlap(p, g) for p in pred) for g in gold)
-    strict = _f1(strict_tp, strict_tp, pred_total, gold_total)
-    lenient = _f1(lenient_pred, lenient_gold, pred_total, gold_total)
-    return strict, lenient
-
-
-def _overlap(a: Span, b: Span) -> bool:
-    return a[0] is b[0] and a[1] < b[2] and b[1] < a[2]
-
-
-def _f1(tp_pred: int, tp_gold: int, pred_total: int, gold_total: int) -> float:
-    precision = tp_pred / pred_total if pred_total else 0.0
-    recall = tp_gold / gold_total if gold_total else 0.0
-    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+def dev_f1(documents: Sequence[GoldDocument], predictions: Sequence[Sequence[Span]]) -> tuple[float, float]:
+    """Strict and lenient micro-F1 of predicted spans, scored by ``ctakes_llm.evaluation.metrics``."""
+    gold = {document.doc_id: document.mentions for document in documents}
+    predicted = {
+        document.doc_id: [
+            Mention(cls, begin, end, document.text[begin:end], grounding=Grounding.MODEL_OFFSETS)
+            for cls, begin, end in spans
+        ]
+        for document, spans in zip(documents, predictions, strict=True)
+    }
+    scores = score_corpus(gold, predicted, classes=tuple(MentionClass), bootstrap=0)
+    return scores.micro("strict").f1, scores.micro("lenient").f1
