@@ -525,6 +525,36 @@ def compare(
 )
 @click.option("--no-resume", is_flag=True, help="Start over even when OUTPUT_DIR holds a checkpoint.")
 @click.option(
+    "--teacher",
+    "teachers",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A trained tagger folder to distill from (repeat for an ensemble: their distributions are averaged).",
+)
+@click.option(
+    "--distill-weight",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Share of the teacher term in the loss: (1 - w) * gold + w * teacher.",
+)
+@click.option(
+    "--unlabelled-corpora",
+    default="",
+    help="Corpora without entity gold whose train split the teachers label (aci_bench); needs --teacher.",
+)
+@click.option(
+    "--student-layers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Keep this many encoder layers of the base model, evenly spaced (a smaller, faster student).",
+)
+@click.option(
+    "--bf16-autocast",
+    is_flag=True,
+    help="bfloat16 autocast for forward passes: faster on CPUs with AVX512-BF16 or AMX, slower elsewhere.",
+)
+@click.option(
     "--export",
     "export_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -546,6 +576,11 @@ def train(
     max_steps: int | None,
     checkpoint_every: int,
     no_resume: bool,
+    teachers: tuple[Path, ...],
+    distill_weight: float,
+    unlabelled_corpora: str,
+    student_layers: int | None,
+    bf16_autocast: bool,
     export_dir: Path | None,
 ) -> None:
     """Fine-tune a token-classification student on MACCROBAT train (dev split for model selection).
@@ -575,6 +610,11 @@ def train(
         resume=not no_resume,
         threads=threads,
         max_steps=max_steps,
+        teachers=teachers,
+        distill_weight=distill_weight,
+        unlabelled_corpora=tuple(name for name in unlabelled_corpora.split(",") if name),
+        student_layers=student_layers,
+        bf16_autocast=bf16_autocast,
     )
     result = train_student(config)
     click.echo(

@@ -9,6 +9,7 @@ from ctakes_llm.errors import ConfigError
 
 PRIMARY_CORPUS = "maccrobat"
 EXTRA_CORPORA = ("ncbi_disease", "bc5cdr")
+UNLABELLED_CORPORA = ("aci_bench",)
 SAVE_DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -37,6 +38,15 @@ class TrainConfig:
         save_dtype: dtype of the saved best model's weights.
         max_steps: Stop (with a checkpoint) after this many optimizer steps in all; the learning-rate schedule
             still spans all epochs, so a resumed run ends as an uninterrupted one would. None trains all epochs.
+        teachers: Trained tagger folders whose mean label distribution the student also learns (distillation);
+            empty trains on gold labels only.
+        distill_weight: Share of the distillation term in the loss, ``(1 - w) * gold + w * teacher``.
+        unlabelled_corpora: Corpora without entity gold whose train split only the teachers label
+            (``aci_bench``: clinical visit notes); needs ``teachers``.
+        student_layers: Keep this many of the base encoder's layers, evenly spaced, first and last included
+            (a smaller, faster student); None keeps all.
+        bf16_autocast: Run forward passes under bfloat16 autocast (weights and optimizer stay float32). About 1.6x
+            faster steps on a CPU with AVX512-BF16 or AMX; on other CPUs it is slower, so it is off by default.
     """
 
     output_dir: Path
@@ -56,15 +66,32 @@ class TrainConfig:
     threads: int = 2
     save_dtype: str = "float32"
     max_steps: int | None = None
+    teachers: tuple[Path, ...] = ()
+    distill_weight: float = 0.5
+    unlabelled_corpora: tuple[str, ...] = ()
+    student_layers: int | None = None
+    bf16_autocast: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "output_dir", Path(self.output_dir))
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         if self.base_model is not None:
             object.__setattr__(self, "base_model", Path(self.base_model))
+        object.__setattr__(self, "teachers", tuple(Path(teacher) for teacher in self.teachers))
         unknown = [name for name in self.extra_corpora if name not in EXTRA_CORPORA]
         if unknown:
             raise ConfigError(f"[E530] unknown extra corpora {unknown}; choose from {', '.join(EXTRA_CORPORA)}")
+        unknown = [name for name in self.unlabelled_corpora if name not in UNLABELLED_CORPORA]
+        if unknown:
+            choices = ", ".join(UNLABELLED_CORPORA)
+            raise ConfigError(f"[E594] unknown unlabelled corpora {unknown}; choose from {choices}")
+        if self.unlabelled_corpora and not self.teachers:
+            raise ConfigError("[E595] unlabelled corpora need teachers to label them; give teachers too")
+        if not 0 < self.distill_weight <= 1 or (self.student_layers is not None and self.student_layers < 1):
+            raise ConfigError(
+                f"[E596] need 0 < distill_weight <= 1 and student_layers >= 1 or None; got {self.distill_weight}, "
+                f"{self.student_layers}"
+            )
         positive = {
             "epochs": self.epochs,
             "batch_size": self.batch_size,

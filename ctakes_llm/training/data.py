@@ -77,6 +77,17 @@ def label_windows(
     return result
 
 
+def unlabelled_windows(
+    texts: Sequence[str], tokenizer: Any, max_wordpieces: int, weight: float = 1.0
+) -> list[LabelledWindow]:
+    """Windows of text no one annotated: they allow no label, so only a teacher's soft targets score them."""
+    return [
+        _with_specials(window, [0] * len(window.input_ids), tokenizer, weight)
+        for text in texts
+        for window in document_windows(text, tokenizer, max_wordpieces)
+    ]
+
+
 def _allowed(tag: str, label_map: LabelMap, outside_mask: int) -> int:
     if tag == OUTSIDE:
         return outside_mask

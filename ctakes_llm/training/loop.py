@@ -11,9 +11,17 @@ from dataclasses import asdict
 from typing import Any
 
 from ctakes_llm.cas.atomic import atomic_open, atomic_write
+from ctakes_llm.corpora.aci_bench import read_aci_bench_notes
 from ctakes_llm.ner.bio import BIO_LABELS
 from ctakes_llm.training.config import PRIMARY_CORPUS, EpochScore, TrainConfig, TrainResult
-from ctakes_llm.training.data import LabelledWindow, label_windows, load_corpus
+from ctakes_llm.training.data import LabelledWindow, label_windows, load_corpus, unlabelled_windows
+from ctakes_llm.training.distill import (
+    SoftTargets,
+    load_teachers,
+    padded_targets,
+    soft_cross_entropy,
+    teacher_distributions,
+)
 from ctakes_llm.training.model_io import default_base_model, load_student, save_model
 from ctakes_llm.training.predict import dev_f1, predict_spans
 
@@ -68,7 +76,7 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
     started = time.monotonic()
     torch.manual_seed(config.seed)
     base = config.base_model or default_base_model()
-    model, tokenizer = load_student(base)
+    model, tokenizer = load_student(base, config.student_layers)
     train_docs, label_map = load_corpus(config.data_dir, PRIMARY_CORPUS, "train")
     dev_docs, _ = load_corpus(config.data_dir, PRIMARY_CORPUS, "dev")
     windows = label_windows(train_docs, label_map, tokenizer, config.max_wordpieces)
@@ -78,6 +86,17 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
         extra = label_windows(docs, extra_map, tokenizer, config.max_wordpieces, config.extra_weight)
         logger.info("%s train: %d docs, %d windows (weight %s)", corpus, len(docs), len(extra), config.extra_weight)
         windows.extend(extra)
+    for corpus in config.unlabelled_corpora:
+        notes = read_aci_bench_notes(config.data_dir / corpus, "train")
+        unlabelled = unlabelled_windows(notes, tokenizer, config.max_wordpieces)
+        logger.info("%s train (unlabelled): %d notes, %d windows", corpus, len(notes), len(unlabelled))
+        windows.extend(unlabelled)
+    soft: list[SoftTargets] = []
+    if config.teachers:
+        teachers = load_teachers(config.teachers, tokenizer)
+        soft = teacher_distributions(teachers, windows, bf16_autocast=config.bf16_autocast)
+        del teachers
+        logger.info("soft targets from %d teachers on %d windows", len(config.teachers), len(windows))
 
     steps_per_epoch = math.ceil(len(windows) / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
@@ -120,8 +139,15 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
         model.train()
         running = 0.0
         for batch_index in range(state["batch"], steps_per_epoch):
-            rows = [windows[i] for i in order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size]]
-            loss = partial_label_loss(*_forward_inputs(model, rows, torch))
+            chosen = order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size].tolist()
+            rows = [windows[i] for i in chosen]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16_autocast):
+                logits, allowed, weights = _forward_inputs(model, rows, torch)
+            loss = partial_label_loss(logits.float(), allowed, weights)
+            if soft:
+                targets = padded_targets([soft[i] for i in chosen], logits.shape[1])
+                distilled = soft_cross_entropy(logits.float(), targets, weights)
+                loss = (1 - config.distill_weight) * loss + config.distill_weight * distilled
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -148,9 +174,9 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
             checkpoint()
             logger.info("stopped at step %d (max_steps); rerun with resume to continue", state["step"])
             break
-        strict, lenient = dev_f1(
-            dev_docs, predict_spans(model, tokenizer, [d.text for d in dev_docs], config.max_wordpieces)
-        )
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16_autocast):
+            predicted = predict_spans(model, tokenizer, [d.text for d in dev_docs], config.max_wordpieces)
+        strict, lenient = dev_f1(dev_docs, predicted)
         score = EpochScore(epoch + 1, state["step"], strict, lenient, running / max(1, state["batch"]))
         state["history"].append(asdict(score))
         logger.info("epoch %d dev strict F1 %.4f lenient F1 %.4f", epoch + 1, strict, lenient)

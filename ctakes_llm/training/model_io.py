@@ -31,8 +31,11 @@ def default_base_model() -> Path:
     return folder
 
 
-def load_student(base_model: Path) -> tuple[Any, Any]:
+def load_student(base_model: Path, layers: int | None = None) -> tuple[Any, Any]:
     """A token classifier over ``BIO_LABELS`` initialised from ``base_model``, and its fast tokenizer.
+
+    ``layers`` keeps that many encoder layers, evenly spaced with the first and last kept (the last one feeds
+    the head a fine-tuned ``base_model`` was trained with); None keeps all.
 
     Raises:
         ModelLoadError: the folder is not a loadable Hugging Face encoder with a fast tokenizer.
@@ -54,7 +57,21 @@ def load_student(base_model: Path) -> tuple[Any, Any]:
         ) from exc
     if not tokenizer.is_fast:
         raise ModelLoadError(f"[E540] {base_model} has no fast tokenizer (tokenizer.json); offsets need one")
+    if layers is not None:
+        _keep_layers(model, layers, base_model)
     return model, tokenizer
+
+
+def _keep_layers(model: Any, layers: int, base_model: Path) -> None:
+    import torch
+
+    encoder_layers = model.base_model.encoder.layer
+    total = len(encoder_layers)
+    if layers > total:
+        raise ModelLoadError(f"[E597] {base_model} has {total} encoder layers; cannot keep {layers}")
+    keep = sorted({round(index * (total - 1) / max(1, layers - 1)) for index in range(layers)})
+    model.base_model.encoder.layer = torch.nn.ModuleList(encoder_layers[index] for index in keep)
+    model.config.num_hidden_layers = len(keep)
 
 
 def save_model(model: Any, tokenizer: Any, folder: Path, dtype: str = "float32") -> None:

@@ -1,0 +1,105 @@
+"""Distillation targets: the averaged label distribution of teacher taggers over the training windows.
+
+Why: several students trained with different seeds, averaged, tag better than any one of them, and a teacher can
+label text no one annotated (clinical visit notes, unlike MACCROBAT's case reports). Training one student to match
+the teachers' per-wordpiece distribution on the gold corpus and on such unlabelled notes keeps much of that gain at
+one model's inference cost. This is UniversalNER's targeted distillation with fine-tuned taggers as the teacher
+instead of an LLM, since no LLM runs offline here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ctakes_llm.errors import ModelLoadError
+from ctakes_llm.ner.bio import BIO_LABELS
+from ctakes_llm.training.data import LabelledWindow
+
+SoftTargets = npt.NDArray[np.float32]
+
+
+def load_teachers(paths: Sequence[Path], tokenizer: Any) -> list[Any]:
+    """Load teacher token classifiers that share the student's label set and vocabulary.
+
+    Raises:
+        ModelLoadError: a teacher cannot be loaded, tags other labels, or tokenizes differently.
+    """
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    teachers = []
+    for path in paths:
+        try:
+            model = AutoModelForTokenClassification.from_pretrained(str(path))
+            teacher_vocab = AutoTokenizer.from_pretrained(str(path)).get_vocab()
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"[E544] cannot load teacher {path} ({exc}); give a trained model folder") from exc
+        labels = tuple(model.config.id2label[index] for index in range(model.config.num_labels))
+        if labels != BIO_LABELS:
+            raise ModelLoadError(f"[E592] teacher {path} tags {labels}, not the student's {BIO_LABELS}")
+        if teacher_vocab != tokenizer.get_vocab():
+            raise ModelLoadError(f"[E593] teacher {path} has another vocabulary than the student; wordpieces differ")
+        teachers.append(model.eval())
+    return teachers
+
+
+def teacher_distributions(
+    teachers: Sequence[Any], windows: Sequence[LabelledWindow], batch_size: int = 16, bf16_autocast: bool = False
+) -> list[SoftTargets]:
+    """Each window's mean teacher label distribution, ``[len(input_ids), len(BIO_LABELS)]``.
+
+    Rows of the special tokens ([CLS], [SEP]) are zero, which :func:`soft_cross_entropy` leaves unscored.
+    """
+    import torch
+
+    targets: list[SoftTargets] = [np.zeros((len(w.input_ids), len(BIO_LABELS)), np.float32) for w in windows]
+    order = sorted(range(len(windows)), key=lambda index: len(windows[index].input_ids))
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_autocast):
+        for first in range(0, len(order), batch_size):
+            batch = order[first : first + batch_size]
+            width = max(len(windows[index].input_ids) for index in batch)
+            ids = torch.zeros((len(batch), width), dtype=torch.long)
+            attention = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, index in enumerate(batch):
+                length = len(windows[index].input_ids)
+                ids[row, :length] = torch.tensor(windows[index].input_ids)
+                attention[row, :length] = 1
+            probabilities = [
+                torch.softmax(teacher(input_ids=ids, attention_mask=attention).logits.float(), -1)
+                for teacher in teachers
+            ]
+            mean = torch.stack(probabilities).mean(0)
+            for row, index in enumerate(batch):
+                length = len(windows[index].input_ids)
+                targets[index][1 : length - 1] = mean[row, 1 : length - 1].numpy()
+    return targets
+
+
+def soft_cross_entropy(logits: Any, targets: Any, weights: Any) -> Any:
+    """Mean over positions that have a target of ``-sum_l p_l log q_l``, weighted by each window's weight.
+
+    Args:
+        logits: ``[batch, length, labels]`` student logits.
+        targets: ``[batch, length, labels]`` teacher probabilities; all-zero rows are not scored.
+        weights: ``[batch]`` window weights.
+    """
+    import torch
+
+    scored = targets.sum(-1) > 0
+    per_token = -(targets * torch.log_softmax(logits, -1)).sum(-1)
+    token_weights = weights[:, None] * scored
+    return (per_token * token_weights).sum() / token_weights.sum().clamp(min=1e-9)
+
+
+def padded_targets(targets: Sequence[SoftTargets], width: int) -> Any:
+    """Stack windows' targets into a ``[batch, width, labels]`` tensor, zero-padded."""
+    import torch
+
+    stacked = torch.zeros((len(targets), width, len(BIO_LABELS)), dtype=torch.float32)
+    for row, target in enumerate(targets):
+        stacked[row, : len(target)] = torch.from_numpy(target)
+    return stacked

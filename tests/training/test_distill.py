@@ -1,0 +1,143 @@
+"""Distillation: soft targets from teacher ensembles, their loss, and a training run that uses them."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from ctakes_llm.corpora.aci_bench import read_aci_bench_notes
+from ctakes_llm.errors import ConfigError, CorpusError, ModelLoadError
+from ctakes_llm.ner.bio import BIO_LABELS
+from ctakes_llm.training.config import TrainConfig
+from ctakes_llm.training.data import unlabelled_windows
+from ctakes_llm.training.distill import load_teachers, soft_cross_entropy, teacher_distributions
+from ctakes_llm.training.loop import train_student
+from ctakes_llm.training.model_io import load_student, save_model
+
+NOTES = [
+    "CHIEF COMPLAINT\n\nChest pain.\n\nHISTORY OF PRESENT ILLNESS\n\nHe denies fever. Takes aspirin daily.",
+    "ASSESSMENT AND PLAN\n\nPneumonia of the left lung. Start amoxicillin and order a chest x-ray.",
+]
+
+
+def _teacher(folder: Path, base: Path, seed: int) -> Path:
+    import torch
+
+    torch.manual_seed(seed)
+    model, tokenizer = load_student(base)
+    save_model(model, tokenizer, folder)
+    return folder
+
+
+def _aci_bench(data: Path) -> None:
+    corpus = data / "aci_bench"
+    corpus.mkdir(parents=True)
+    with (corpus / "train.csv").open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=["dataset", "encounter_id", "dialogue", "note"])
+        writer.writeheader()
+        for index, note in enumerate(NOTES):
+            writer.writerow({"dataset": "aci", "encounter_id": f"e{index}", "dialogue": "[doctor] hi", "note": note})
+        writer.writerow({"dataset": "aci", "encounter_id": "blank", "dialogue": "", "note": "  "})
+    (corpus / "split.json").write_text(json.dumps({"train": ["train.csv"], "dev": [], "test": []}))
+
+
+def test_soft_cross_entropy_is_cross_entropy_for_one_hot_targets_and_skips_zero_rows() -> None:
+    import torch
+
+    logits = torch.randn(2, 3, len(BIO_LABELS))
+    labels = torch.randint(0, len(BIO_LABELS), (2, 3))
+    targets = torch.nn.functional.one_hot(labels, len(BIO_LABELS)).float()
+    targets[1, 2] = 0  # a special token: no target
+    expected = torch.nn.functional.cross_entropy(logits.view(-1, len(BIO_LABELS))[:5], labels.view(-1)[:5])
+    assert torch.allclose(soft_cross_entropy(logits, targets, torch.ones(2)), expected)
+
+
+def test_teacher_distributions_average_the_teachers_and_leave_special_tokens_empty(
+    tmp_path, tiny_base, tokenizer
+) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    paths = [_teacher(tmp_path / f"t{seed}", tiny_base, seed) for seed in (1, 2)]
+    teachers = load_teachers(paths, tokenizer)
+    windows = unlabelled_windows(NOTES, tokenizer, max_wordpieces=16)
+    assert len(windows) > len(NOTES)  # the notes need several windows each
+    mean = teacher_distributions(teachers, windows, batch_size=3)
+    for window, target in zip(windows, mean, strict=True):
+        ids = torch.tensor([window.input_ids])
+        single = [torch.softmax(teacher(input_ids=ids).logits, -1)[0].detach().numpy() for teacher in teachers]
+        assert target.shape == (len(window.input_ids), len(BIO_LABELS))
+        assert not target[0].any() and not target[-1].any()
+        assert target[1:-1].sum(-1) == pytest.approx(1.0, abs=1e-5)
+        assert target[1:-1] == pytest.approx((single[0][1:-1] + single[1][1:-1]) / 2, abs=1e-5)
+
+
+def test_load_teachers_refuses_other_labels(tmp_path, tiny_base, tokenizer) -> None:  # type: ignore[no-untyped-def]
+    from transformers import AutoModelForTokenClassification
+
+    other = AutoModelForTokenClassification.from_pretrained(str(tiny_base), num_labels=3)
+    other.save_pretrained(str(tmp_path / "other"))
+    tokenizer.save_pretrained(str(tmp_path / "other"))
+    with pytest.raises(ModelLoadError, match=r"\[E592\]"):
+        load_teachers([tmp_path / "other"], tokenizer)
+
+
+def test_training_with_teachers_on_unlabelled_notes(tmp_path, tiny_base, tiny_data) -> None:  # type: ignore[no-untyped-def]
+    from transformers import AutoModelForTokenClassification
+
+    _aci_bench(tiny_data)
+    teacher = _teacher(tmp_path / "teacher", tiny_base, seed=3)
+    config = TrainConfig(
+        output_dir=tmp_path / "student",
+        base_model=teacher,
+        data_dir=tiny_data,
+        epochs=1,
+        batch_size=4,
+        threads=1,
+        max_wordpieces=32,
+        teachers=(teacher,),
+        unlabelled_corpora=("aci_bench",),
+        student_layers=1,
+    )
+    result = train_student(config)
+    log = (tmp_path / "student" / "train.log").read_text()
+    assert "aci_bench train (unlabelled): 2 notes" in log
+    assert "soft targets from 1 teachers" in log
+    student = AutoModelForTokenClassification.from_pretrained(str(result.best_model_dir))
+    assert student.config.num_hidden_layers == 1
+
+
+def test_student_layers_keep_first_and_last(tiny_base) -> None:  # type: ignore[no-untyped-def]
+    import torch
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig.from_pretrained(str(tiny_base))
+    config.num_hidden_layers = 5
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(str(tiny_base))
+    full, _ = load_student(tiny_base)
+    small, _ = load_student(tiny_base, layers=3)
+    kept = [layer.attention.self.query.weight for layer in small.base_model.encoder.layer]
+    originals = [full.base_model.encoder.layer[index].attention.self.query.weight for index in (0, 2, 4)]
+    assert all(torch.equal(a, b) for a, b in zip(kept, originals, strict=True))
+    with pytest.raises(ModelLoadError, match=r"\[E597\]"):
+        load_student(tiny_base, layers=6)
+
+
+def test_config_needs_teachers_for_unlabelled_corpora(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[E595\]"):
+        TrainConfig(output_dir=tmp_path, unlabelled_corpora=("aci_bench",))
+    with pytest.raises(ConfigError, match=r"\[E594\]"):
+        TrainConfig(output_dir=tmp_path, teachers=(tmp_path,), unlabelled_corpora=("mimic",))
+    with pytest.raises(ConfigError, match=r"\[E596\]"):
+        TrainConfig(output_dir=tmp_path, distill_weight=0)
+
+
+def test_read_aci_bench_notes_skips_blank_notes_and_names_a_bad_file(tmp_path: Path) -> None:
+    _aci_bench(tmp_path)
+    assert read_aci_bench_notes(tmp_path / "aci_bench", "train") == NOTES
+    (tmp_path / "aci_bench" / "train.csv").write_text("dataset,dialogue\naci,hello\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"\[E542\].*train\.csv"):
+        read_aci_bench_notes(tmp_path / "aci_bench", "train")
