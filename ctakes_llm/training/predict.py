@@ -6,6 +6,7 @@ shipped inference path is ``ctakes_llm.backends.token_classifier``. Scores come 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,9 +22,14 @@ Span = tuple[MentionClass, int, int]
 def predict_spans(
     model: Any, tokenizer: Any, texts: Sequence[str], max_wordpieces: int, batch_size: int = 16
 ) -> list[list[Span]]:
-    """Predicted (class, begin, end) spans for each text."""
+    """Predicted (class, begin, end) spans for each text.
+
+    ``model`` may be a list of models sharing labels and vocabulary: their label distributions are averaged (an
+    ensemble, as distillation teachers are).
+    """
     import torch
 
+    models = list(model) if isinstance(model, Sequence) else [model]
     jobs: list[tuple[int, Window]] = [
         (doc_index, window)
         for doc_index, text in enumerate(texts)
@@ -31,7 +37,8 @@ def predict_spans(
     ]
     jobs.sort(key=lambda job: len(job[1].input_ids))
     results: list[list[Span]] = [[] for _ in texts]
-    model.eval()
+    for member in models:
+        member.eval()
     with torch.inference_mode():
         for start in range(0, len(jobs), batch_size):
             batch = jobs[start : start + batch_size]
@@ -42,7 +49,11 @@ def predict_spans(
                 row_ids = [tokenizer.cls_token_id, *window.input_ids, tokenizer.sep_token_id]
                 ids[row, : len(row_ids)] = torch.tensor(row_ids)
                 attention[row, : len(row_ids)] = 1
-            log_probs = torch.log_softmax(model(input_ids=ids, attention_mask=attention).logits.float(), -1)
+            member_log_probs = [
+                torch.log_softmax(member(input_ids=ids, attention_mask=attention).logits.float(), -1)
+                for member in models
+            ]
+            log_probs = torch.logsumexp(torch.stack(member_log_probs), 0) - math.log(len(models))
             for row, (doc_index, window) in enumerate(batch):
                 tags = viterbi_tags(log_probs[row, 1 : len(window.input_ids) + 1].tolist())
                 results[doc_index].extend((s.cls, s.begin, s.end) for s in decode_bio(tags, window.offsets))
