@@ -29,12 +29,13 @@ def load_teachers(paths: Sequence[Path], tokenizer: Any) -> list[Any]:
     Raises:
         ModelLoadError: a teacher cannot be loaded, tags other labels, or tokenizes differently.
     """
+    import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     teachers = []
     for path in paths:
         try:
-            model = AutoModelForTokenClassification.from_pretrained(str(path))
+            model = AutoModelForTokenClassification.from_pretrained(str(path), dtype=torch.float32)
             teacher_vocab = AutoTokenizer.from_pretrained(str(path)).get_vocab()
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"[E544] cannot load teacher {path} ({exc}); give a trained model folder") from exc

@@ -40,12 +40,14 @@ def load_student(base_model: Path, layers: int | None = None) -> tuple[Any, Any]
     Raises:
         ModelLoadError: the folder is not a loadable Hugging Face encoder with a fast tokenizer.
     """
+    import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(base_model))
         model = AutoModelForTokenClassification.from_pretrained(
             str(base_model),
+            dtype=torch.float32,  # a shipped student stores bfloat16; training needs float32 weights
             num_labels=len(BIO_LABELS),
             id2label=dict(enumerate(BIO_LABELS)),
             label2id=dict(LABEL_TO_ID),

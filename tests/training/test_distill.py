@@ -141,3 +141,13 @@ def test_read_aci_bench_notes_skips_blank_notes_and_names_a_bad_file(tmp_path: P
     (tmp_path / "aci_bench" / "train.csv").write_text("dataset,dialogue\naci,hello\n", encoding="utf-8")
     with pytest.raises(CorpusError, match=r"\[E542\].*train\.csv"):
         read_aci_bench_notes(tmp_path / "aci_bench", "train")
+
+
+def test_students_and_teachers_load_float32_from_bfloat16_weights(tmp_path, tiny_base, tokenizer) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    model, _ = load_student(tiny_base)
+    save_model(model, tokenizer, tmp_path / "shipped", "bfloat16")  # as the package ships its student
+    student, _ = load_student(tmp_path / "shipped")
+    (teacher,) = load_teachers([tmp_path / "shipped"], tokenizer)
+    assert {p.dtype for p in student.parameters()} == {p.dtype for p in teacher.parameters()} == {torch.float32}
