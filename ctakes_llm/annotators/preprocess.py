@@ -39,7 +39,7 @@ from ctakes_llm.cas.ctakes_types import (
     WORD_TOKEN,
 )
 from ctakes_llm.ner.sentences import split_sentences
-from ctakes_llm.ner.tokens import TokenKind, capitalization, num_position, num_type, tokenize
+from ctakes_llm.ner.tokens import TokenKind, capitalization, num_position, num_type, token_spans
 
 logger = logging.getLogger(__name__)
 
@@ -105,18 +105,28 @@ class PreprocessAnnotator:
 
     @staticmethod
     def _add_tokens(cas: Cas, text: str, sentences: list[tuple[int, int]]) -> int:
-        """Tokenize sentence by sentence, add the tokens numbered from 0, and return how many."""
+        """Tokenize sentence by sentence, add the tokens numbered from 0, and return how many.
+
+        This runs for every token of every note, so types are looked up once and tokens stay plain tuples.
+        """
         types = {kind: cas.typesystem.get_type(name) for kind, name in _TYPE_BY_KIND.items()}
-        tokens = tokenize(text, sentences)
-        for number, token in enumerate(tokens):
-            features: dict[str, object] = {F_TOKEN_NUMBER: number}
-            if token.kind is TokenKind.WORD:
-                word = text[token.begin : token.end]
-                features[F_CAPITALIZATION] = capitalization(word)
-                features[F_NUM_POSITION] = num_position(word)
-            elif token.kind is TokenKind.NUM:
-                features[F_NUM_TYPE] = num_type(text[token.begin : token.end])
-            cas.add(types[token.kind](begin=token.begin, end=token.end, **features))
+        word_type, number_type = types[TokenKind.WORD], types[TokenKind.NUM]
+        add = cas.add
+        tokens = token_spans(text, sentences)
+        for number, (begin, end, kind) in enumerate(tokens):
+            if kind is TokenKind.WORD:
+                word = text[begin:end]
+                features = {
+                    F_TOKEN_NUMBER: number,
+                    F_CAPITALIZATION: capitalization(word),
+                    F_NUM_POSITION: num_position(word),
+                }
+                add(word_type(begin=begin, end=end, **features))
+            elif kind is TokenKind.NUM:
+                features = {F_TOKEN_NUMBER: number, F_NUM_TYPE: num_type(text[begin:end])}
+                add(number_type(begin=begin, end=end, **features))
+            else:
+                add(types[kind](begin=begin, end=end, **{F_TOKEN_NUMBER: number}))
         return len(tokens)
 
 

@@ -10,7 +10,8 @@ hundred lines with no dependency, and the rules stay data (``rules_en.json``) th
 
 Algorithm, per sentence (:func:`ctakes_llm.ner.sentences.split_sentences`):
 
-1. Every rule's regular expression is matched in the sentence. Overlapping matches are resolved longest first, so
+1. Every rule's regular expression is matched in the sentence, except those that the sentence's words rule out
+   (:class:`~ctakes_llm.assertion.rules.RuleIndex`). Overlapping matches are resolved longest first, so
    "family history of" wins over "history of", "cannot be ruled out" over "ruled out", and a PSEUDO phrase such as
    "no increase" or "gram negative" removes the cue it contains. Matches on the very same span all stay.
 2. A scoped cue's scope runs FORWARD to the sentence end, BACKWARD to the sentence start, or both, and stops at the
@@ -28,7 +29,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ctakes_llm.assertion.rules import Category, ContextRule, Direction, load_rules
+from ctakes_llm.assertion.rules import Category, ContextRule, Direction, RuleIndex, load_rules
 from ctakes_llm.cas.ctakes_types import (
     F_CONDITIONAL,
     F_GENERIC,
@@ -101,14 +102,19 @@ class ContextEngine:
 
     def __init__(self, rules: Sequence[ContextRule] | None = None, config: ContextConfig | None = None) -> None:
         self.config = config or ContextConfig()
-        self.rules: tuple[ContextRule, ...] = tuple(rules) if rules is not None else load_rules(self.config.rules_path)
+        self._index = RuleIndex(rules if rules is not None else load_rules(self.config.rules_path))
+
+    @property
+    def rules(self) -> tuple[ContextRule, ...]:
+        """The rules, in the order given (read-only: the index that picks the rules to run is built from them)."""
+        return self._index.rules
 
     def find_cues(self, text: str, begin: int = 0, end: int | None = None) -> list[Cue]:
         """The cues in ``text[begin:end]`` after overlap resolution, in text order (PSEUDO cues included)."""
         stop = len(text) if end is None else end
         found = [
             Cue(match.start(), match.end(), rule)
-            for rule in self.rules
+            for rule in self._index.candidates(text, begin, stop)
             for match in rule.regex.finditer(text, begin, stop)
             if match.end() > match.start()
         ]

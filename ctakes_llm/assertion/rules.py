@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -19,6 +19,8 @@ from ctakes_llm.errors import ConfigError
 
 #: The rule file shipped with the package (English).
 DEFAULT_RULES = "rules_en.json"
+
+_WORD = re.compile(r"\w+")
 
 
 class Category(enum.Enum):
@@ -97,6 +99,61 @@ class ContextRule:
     def cue(self) -> str:
         """The literal or the pattern, for messages and logs."""
         return self.literal if self.literal is not None else str(self.pattern)
+
+
+class RuleIndex:
+    """The rules that can match a span of text, found with one word scan instead of running every rule's regex.
+
+    Matching each of the ~350 shipped rules in every sentence was most of the assertion step's time, though nearly
+    all of them find nothing. A literal rule can only match where each word run (``\\w+``) of its cue stands as a whole
+    word run of the text: the cue is bounded by non-word characters, its words by whitespace, and a cue written in
+    ASCII keeps the same word and non-word characters when matched case-insensitively. So each such rule is filed
+    under its longest word, and only rules whose word occurs in the span run their regex. Pattern rules, and
+    literals that are not ASCII or have no word character, always run. The regexes still decide every match, so
+    the cues found are exactly those of running every rule.
+
+    Args:
+        rules: The rules, in the order matches of the same span must keep.
+    """
+
+    def __init__(self, rules: Sequence[ContextRule]) -> None:
+        self.rules = tuple(rules)
+        always: list[int] = []
+        self._by_word: dict[str, list[int]] = {}
+        for i, rule in enumerate(self.rules):
+            word = _index_word(rule)
+            if word is None:
+                always.append(i)
+            else:
+                self._by_word.setdefault(word, []).append(i)
+        self._always = frozenset(always)
+        self._words = tuple(self._by_word)
+        # A non-ASCII word run of the text may still match an ASCII cue word case-insensitively (the Kelvin sign
+        # matches "k", the long s "s"); the regex engine, which decides rule matches, also decides these.
+        self._folded = re.compile("|".join(f"({re.escape(word)})" for word in self._words), re.IGNORECASE)
+
+    def candidates(self, text: str, begin: int, end: int) -> list[ContextRule]:
+        """The rules that may match in ``text[begin:end]`` (searched with these bounds), in rule order."""
+        found = set(self._always)
+        by_word = self._by_word
+        for word in set(_WORD.findall(text, begin, end)):
+            key = word.lower() if word.isascii() else self._fold(word)
+            if key in by_word:
+                found.update(by_word[key])
+        return [self.rules[i] for i in sorted(found)]
+
+    def _fold(self, word: str) -> str | None:
+        """The indexed cue word that ``word`` matches case-insensitively, if any."""
+        match = self._folded.fullmatch(word)
+        return None if match is None or match.lastindex is None else self._words[match.lastindex - 1]
+
+
+def _index_word(rule: ContextRule) -> str | None:
+    """The word a rule is filed under: its literal's longest word run, lower case; None when it must always run."""
+    if rule.literal is None or not rule.literal.isascii():
+        return None
+    words = _WORD.findall(rule.literal)
+    return max(words, key=len).lower() if words else None
 
 
 def rule_from_dict(data: Mapping[str, Any], where: str = "<dict>") -> ContextRule:

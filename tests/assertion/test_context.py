@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
-from ctakes_llm.assertion.context import ContextConfig, ContextEngine, assert_mentions, attributes_for
+from ctakes_llm.assertion.context import ContextConfig, ContextEngine, Cue, assert_mentions, attributes_for
 from ctakes_llm.assertion.rules import Category, ContextRule, Direction
+from ctakes_llm.corpora.brat import read_brat_corpus
+from ctakes_llm.corpora.label_map import load_label_map
+from ctakes_llm.corpora.splits import read_split
 from ctakes_llm.errors import ConfigError
 from ctakes_llm.ner.mention import Mention, MentionClass
+from ctakes_llm.ner.sentences import split_sentences
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +151,66 @@ def test_attributes_for_maps_every_category() -> None:
 def test_context_config_rejects_bad_scope() -> None:
     with pytest.raises(ConfigError, match="E362"):
         ContextConfig(max_scope=0)
+
+
+class _EveryRuleEngine(ContextEngine):
+    """The reference: every rule's regex over the span, then the same overlap resolution (no rule index)."""
+
+    def find_cues(self, text: str, begin: int = 0, end: int | None = None) -> list[Cue]:
+        stop = len(text) if end is None else end
+        found = [
+            Cue(match.start(), match.end(), rule)
+            for rule in self.rules
+            for match in rule.regex.finditer(text, begin, stop)
+            if match.end() > match.start()
+        ]
+        found.sort(key=lambda cue: (cue.begin - cue.end, cue.begin))
+        kept: list[Cue] = []
+        for cue in found:
+            if all(cue.end <= o.begin or cue.begin >= o.end or (cue.begin, cue.end) == (o.begin, o.end) for o in kept):
+                kept.append(cue)
+        kept.sort(key=lambda cue: (cue.begin, cue.end))
+        return kept
+
+
+def _cues(cues: list[Cue]) -> list[tuple[int, int, ContextRule]]:
+    return [(cue.begin, cue.end, cue.rule) for cue in cues]
+
+
+def test_context_finds_the_same_cues_and_categories_as_every_rule_on_maccrobat_test(shared_dir: Path) -> None:
+    corpus = shared_dir / "data" / "maccrobat"
+    docs = read_brat_corpus(corpus / "brat", load_label_map("maccrobat"), read_split(corpus, "test"))
+    engine, reference = ContextEngine(), _EveryRuleEngine()
+    sentences = cues = 0
+    for doc in docs:
+        for begin, end in split_sentences(doc.text):
+            ours = _cues(engine.find_cues(doc.text, begin, end))
+            assert ours == _cues(reference.find_cues(doc.text, begin, end)), doc.text[begin:end]
+            sentences, cues = sentences + 1, cues + len(ours)
+        assert _cues(engine.find_cues(doc.text)) == _cues(reference.find_cues(doc.text))
+        bare = [replace(m, attributes={}) for m in doc.mentions]
+        assert engine.categories(doc.text, bare) == reference.categories(doc.text, bare)
+    assert len(docs) == 20 and sentences > 300 and cues > 100
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Patient DENIE\u017f fever; lac\u212a of appetite.",  # long s and Kelvin sign fold to "s" and "k"
+        "NO  evidence\nof DVT, nono evidence, not ruled-out, r/o PE, w/o pain; 2nd-degree burn without chills.",
+        "Café: negative for fever — possible pneumonia (PNA)? Hx: denies_pain, deniespain, mother's asthma.",
+    ],
+)
+def test_context_finds_the_same_cues_as_every_rule_in_any_window(text: str) -> None:
+    """Windows that cut words in two, and non-ASCII letters that match ASCII cues, give the reference's cues."""
+    engine, reference = ContextEngine(), _EveryRuleEngine()
+    assert engine.find_cues(text)  # the text has cues, so the comparison below means something
+    for begin in range(len(text) + 1):
+        for end in range(begin, len(text) + 1, 4):
+            assert _cues(engine.find_cues(text, begin, end)) == _cues(reference.find_cues(text, begin, end))
+
+
+def test_context_finds_a_cue_written_with_a_character_that_only_folds_to_ascii() -> None:
+    text = "Patient DENIE\u017f fever."  # a long s, which matches "s" case-insensitively
+    cues = ContextEngine().find_cues(text)
+    assert [text[c.begin : c.end] for c in cues if c.rule.category is Category.NEGATED_EXISTENCE] == ["DENIE\u017f"]

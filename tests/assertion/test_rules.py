@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from ctakes_llm.assertion.rules import Category, ContextRule, Direction, load_rules, parse_rules, rule_from_dict
+from ctakes_llm.assertion.rules import (
+    Category,
+    ContextRule,
+    Direction,
+    RuleIndex,
+    load_rules,
+    parse_rules,
+    rule_from_dict,
+)
 from ctakes_llm.errors import ConfigError
 
 
@@ -61,3 +69,27 @@ def test_rules_load_names_the_bad_file(tmp_path: Path) -> None:
     path.write_text(json.dumps({"rules": [{"literal": "x", "direction": "UP"}]}), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"E356.*rule #0"):
         load_rules(path)
+
+
+def _rule(literal: str | None = None, pattern: str | None = None) -> ContextRule:
+    return ContextRule(Category.NEGATED_EXISTENCE, Direction.FORWARD, literal=literal, pattern=pattern)
+
+
+def test_rule_index_runs_only_rules_whose_longest_word_is_in_the_span() -> None:
+    rules = [_rule("No Evidence of"), _rule("denies"), _rule(pattern=r"neg\w*"), _rule("-"), _rule("sin síntomas")]
+    index = RuleIndex(rules)
+    text = "NO EVIDENCE of DVT; she DENIES pain"
+    assert index.candidates(text, 0, len(text)) == rules  # in rule order, whatever case the text has
+    # pattern rules, literals without a word character and non-ASCII literals always run
+    assert index.candidates(text, 0, 18) == [rules[0], *rules[2:]]
+    assert index.candidates(text, 20, len(text)) == rules[1:]
+    assert index.candidates("evidences, undenied", 0, 19) == rules[2:]  # whole word runs only
+
+
+def test_rule_index_candidates_include_every_rule_that_matches() -> None:
+    rules = load_rules()
+    index = RuleIndex(rules)
+    text = "Family history of DM; no evidence of PE, cannot be ruled out; was negative; mother with asthma."
+    candidates = index.candidates(text, 0, len(text))
+    assert [r for r in rules if r.regex.search(text)] == [r for r in candidates if r.regex.search(text)]
+    assert len(candidates) < len(rules) / 4

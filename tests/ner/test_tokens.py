@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 import time
 from pathlib import Path
 
@@ -9,7 +11,8 @@ import pytest
 from cassis import load_cas_from_xmi, load_typesystem
 
 from ctakes_llm.cas.ctakes_types import BASE_TOKEN, SENTENCE
-from ctakes_llm.ner.tokens import TokenKind, capitalization, num_position, num_type, tokenize
+from ctakes_llm.ner import tokens
+from ctakes_llm.ner.tokens import TokenKind, capitalization, num_position, num_type, token_spans, tokenize
 
 W, P, N, NL, S, C = (
     TokenKind.WORD,
@@ -141,3 +144,74 @@ def test_tokenize_agrees_with_real_ctakes_tokens(shared_dir: Path) -> None:
     assert total > 5000
     assert same_with_their_sentences / total > 0.995
     assert same_with_ours / total > 0.99
+
+
+def _capitalization_by_definition(word: str) -> int:
+    uppers = sum(1 for ch in word if ch.isupper())
+    if uppers == 0:
+        return 0
+    if len(word) > 1 and uppers == len(word):
+        return 3
+    return 1 if word[0].isupper() and uppers == 1 else 2
+
+
+def _num_position_by_definition(word: str) -> int:
+    if not word:
+        return 0
+    if word[0].isdigit():
+        return 1
+    if word[-1].isdigit():
+        return 3
+    return 2 if any(ch.isdigit() for ch in word) else 0
+
+
+TRICKY_WORDS = [
+    "",
+    "a",
+    "A",
+    "ab",
+    "Ab",
+    "AB",
+    "aB",
+    "DM2",
+    "2DM",
+    "x²",
+    "²x",
+    "a٣b",
+    "ǅemal",
+    "ǅ",
+    "\u210d",
+    "\u210da",
+    "A中",
+    "中",
+]
+TRICKY_WORDS += ["İstanbul", "ß", "ẞ", "ﬁber", "Ⅻ", "ⅻ", "ΑΒΓ", "δε", "Émile", "e.g", "N/A", "3'", "a_b", "ᾈ"]
+
+
+@pytest.mark.parametrize("word", TRICKY_WORDS)
+def test_word_features_equal_their_definitions(word: str) -> None:
+    assert capitalization(word) == _capitalization_by_definition(word)
+    assert num_position(word) == _num_position_by_definition(word)
+
+
+def test_no_character_is_both_a_letter_and_a_digit() -> None:
+    """``num_position`` answers 0 for any all-letter word without looking for digits; that needs this to hold."""
+    assert [c for c in map(chr, range(sys.maxunicode + 1)) if c.isalpha() and c.isdigit()] == []
+
+
+def test_no_token_starts_at_whitespace_other_than_a_line_break(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tokenizer skips such positions before trying its alternatives; none of them could match there."""
+    unguarded = re.compile(tokens._ALTERNATIVES, re.VERBOSE)
+    spaces = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c not in "\n\r\u2028\u2029"]
+    assert len(spaces) > 20
+    for space in spaces:
+        assert unguarded.match(space + "x") is None and unguarded.match("a" + space + "'s", 1) is None
+    text = "".join(f"Dr.{space}W.{space}Smith's{space}x-ray{space}2.5{space}..." for space in spaces) + "\r\n\u2028"
+    guarded = token_spans(text)
+    monkeypatch.setattr(tokens, "_PATTERN", unguarded)
+    assert token_spans(text) == guarded
+
+
+def test_token_spans_are_the_tokens_as_tuples() -> None:
+    text = "Pt can't   breathe;\r\nSpO2 88%, 1,500.5 mL — e.g. x-ray."
+    assert token_spans(text) == [(t.begin, t.end, t.kind) for t in tokenize(text)]
