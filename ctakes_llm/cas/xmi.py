@@ -39,6 +39,7 @@ from ctakes_llm.cas.typesystem import (
     extend_typesystem,
     typesystem_label,
 )
+from ctakes_llm.cas.xmi_writer import XmiNotReproduced, serialize_xmi
 from ctakes_llm.errors import InputError, OutputError, TypeSystemError
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,10 @@ def write_xmi(cas: Cas, path: Path | str, *, overwrite: bool = True) -> Path:
 
 def _serialize(cas: Cas, target: str) -> bytes:
     ensure_document_annotation(cas)
+    try:
+        return serialize_xmi(cas)
+    except XmiNotReproduced as declined:  # cassis writes the same bytes, or raises its own error
+        logger.debug("%s: serializing with cassis, as the fast XMI writer declined: %s", target, declined)
     try:
         xmi = cas.to_xmi()
     except (ValueError, TypeError, KeyError, AttributeError) as err:
