@@ -20,6 +20,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 OUTPUT_FORMAT_NAMES = ("xmi", "ctakes-json", "brat", "jsonl")
 BACKEND_NAMES = ("token", "causal", "openai")
+ASSERTION_METHOD_NAMES = ("context", "llm")
 
 
 def _api_errors(function: F) -> F:
@@ -136,6 +137,27 @@ def cli(verbose: int, quiet: bool) -> None:
 )
 @click.option("--no-assertion", is_flag=True, help="Skip negation/uncertainty/history detection (polarity stays 0).")
 @click.option(
+    "--assertion",
+    "assertion_method",
+    type=click.Choice(ASSERTION_METHOD_NAMES),
+    default=None,
+    help="How negation, uncertainty and history are found: context (ConText rules; the default) or llm (asks a "
+    "generative model; mentions it answers badly or not at all fall back to the rules, counted in the manifest).",
+)
+@click.option(
+    "--assertion-backend",
+    type=click.Choice(("causal", "openai")),
+    default=None,
+    help="--assertion llm: the generative backend that answers (default: the NER's --backend when it is "
+    "causal or openai; required with --backend token or --no-model).",
+)
+@click.option(
+    "--assertion-model",
+    default=None,
+    help="--assertion llm: its model directory, hub id or served model name (default: the NER's --model "
+    "when the backend is the same). --base-url, --api-key-env, --device and --allow-network apply to it.",
+)
+@click.option(
     "--pipeline",
     "pipeline_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -183,6 +205,9 @@ def annotate(
     dictionary: Path | None,
     knowledge_index: Path | None,
     no_assertion: bool,
+    assertion_method: str | None,
+    assertion_backend: str | None,
+    assertion_model: str | None,
     pipeline_file: Path | None,
     encoding: str,
     glob: str,
@@ -204,6 +229,7 @@ def annotate(
       ctakes-llm annotate notes/ -o out/ --no-model --dictionary my_terms.bsv
       echo "Denies chest pain." | ctakes-llm annotate - -o - --format ctakes-json
       ctakes-llm annotate notes/ -o out/ --backend openai --base-url http://gpu:8000/v1 --model my-ner
+      ctakes-llm annotate notes/ -o out/ --assertion llm --assertion-backend causal --assertion-model /models/llm
     """
     from ctakes_llm.factories import build_pipeline, default_steps, load_pipeline
     from ctakes_llm.runner import RunConfig, run_corpus
@@ -247,6 +273,9 @@ def annotate(
                 dictionary=dictionary,
                 assertion=not no_assertion,
                 knowledge_index=knowledge_index,
+                assertion_method=assertion_method,
+                assertion_backend=assertion_backend,
+                assertion_model=assertion_model,
             )
         )
     report = run_corpus(list(inputs), pipeline, config)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from typing import ClassVar
 
 from cassis import Cas
@@ -67,5 +68,17 @@ class AssertionAnnotator:
             self.counters["negated"] += attributes.get(F_POLARITY) == "-1"
 
     def describe(self) -> dict[str, object]:
-        """Classifier name and running counts, for the run manifest."""
-        return {"classifier": type(self.classifier).__name__, "counts": dict(self.counters)}
+        """Method (``context``, ``llm``), classifier, its model and running counts, for the run manifest.
+
+        A classifier's own counts (model answers, fallbacks, model errors) appear with a ``classifier_`` prefix.
+        """
+        describe = getattr(self.classifier, "describe", None)
+        details: dict[str, object] = dict(describe()) if describe else {"method": self._method()}
+        own = details.pop("counts", {})
+        counts = dict(self.counters)
+        if isinstance(own, Mapping):
+            counts |= {f"classifier_{key}": value for key, value in own.items()}
+        return {"classifier": type(self.classifier).__name__, **details, "counts": counts}
+
+    def _method(self) -> str:
+        return "context" if isinstance(self.classifier, ContextEngine) else type(self.classifier).__name__
