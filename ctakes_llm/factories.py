@@ -305,15 +305,12 @@ def _check_llm_assertion(kind: str | None, model: str | None) -> str:
 
 
 def _generate_fn(backend: Backend) -> GenerateFn:
-    """The batch completion function of a generative backend.
+    """The batch completion function of a generative backend (its public ``generate``, the one its NER uses)."""
+    from ctakes_llm.backends.generative_base import GenerativeBackend
 
-    The causal and OpenAI backends keep it private (``_generate``, the one their NER driver calls); this is the
-    single place outside them that reaches it.
-    """
-    generate: GenerateFn | None = getattr(backend, "_generate", None)
-    if generate is None:
+    if not isinstance(backend, GenerativeBackend):
         raise ConfigError(f"[E415] the {backend.name!r} backend cannot complete prompts for LLM assertion.")
-    return generate
+    return backend.generate
 
 
 def make_concepts(options: dict[str, Any], backends: BackendPool) -> Annotator:

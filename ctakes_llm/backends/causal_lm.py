@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ctakes_llm.backends.generative_base import GenerativeBackend
 from ctakes_llm.backends.model_source import resolve_model, weights_sha256
-from ctakes_llm.backends.prompt_stages import build_prompt_format
 from ctakes_llm.errors import ConfigError, ModelLoadError
 from ctakes_llm.ner.formats import Message, Request
-from ctakes_llm.ner.generative import DocumentResult, Generation, GenerativeConfig, GenerativeNer, chunk_budget
-from ctakes_llm.ner.mention import Mention
+from ctakes_llm.ner.generative import Generation, GenerativeConfig
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +81,7 @@ def plain_prompt(messages: Sequence[Message]) -> str:
     return "\n".join([*lines, "ASSISTANT:"])
 
 
-class CausalLmBackend:
+class CausalLmBackend(GenerativeBackend):
     """Finds mentions with a local causal LM through a prompt format; implements the Backend protocol."""
 
     name = "causal"
@@ -123,22 +121,13 @@ class CausalLmBackend:
                 )
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"
-        context = getattr(model.config, "max_position_embeddings", None)
-        generative = config.generative
-        fmt = build_prompt_format(generative)
-        budget = chunk_budget(fmt, self._prompt_tokens, context, config.max_new_tokens)
-        self._ner = GenerativeNer(
-            self._generate, self._count_tokens, generative, max_chunk_tokens=budget, prompt_format=fmt
+        super().__init__(
+            config.generative,
+            count_tokens=self._count_tokens,
+            prompt_tokens=self._prompt_tokens,
+            context_tokens=getattr(model.config, "max_position_embeddings", None),
+            max_new_tokens=config.max_new_tokens,
         )
-        self.counters: Counter[str] = self._ner.counters
-
-    def predict(self, texts: Sequence[str]) -> list[list[Mention]]:
-        """Return the grounded mentions of each text (see :meth:`GenerativeNer.predict`)."""
-        return self._ner.predict(texts)
-
-    def predict_documents(self, texts: Sequence[str]) -> list[DocumentResult]:
-        """Per-document mentions, counts, ungrounded strings and errors."""
-        return self._ner.predict_documents(texts)
 
     def describe(self) -> dict[str, object]:
         """Backend, model, weights hash, prompt format, settings and counts, for the run manifest."""
@@ -182,7 +171,11 @@ class CausalLmBackend:
         prompt, special = self.render(request)
         return len(self.tokenizer(prompt, add_special_tokens=special)["input_ids"])
 
-    def _generate(self, requests: Sequence[Request]) -> list[Generation]:
+    def generate(self, requests: Sequence[Request]) -> list[Generation]:
+        """Answer requests in batches sorted by prompt length (left-padded); results come back in request order.
+
+        When sampling, the torch seed is set first, so the same requests give the same answers.
+        """
         import torch
 
         if self.config.do_sample:

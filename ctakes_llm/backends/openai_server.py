@@ -26,7 +26,6 @@ import logging
 import math
 import os
 import threading
-from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,12 +33,11 @@ from typing import Any
 
 import httpx
 
+from ctakes_llm.backends.generative_base import GenerativeBackend
 from ctakes_llm.backends.http_retry import RetryPolicy, post_json
-from ctakes_llm.backends.prompt_stages import build_prompt_format
 from ctakes_llm.errors import BackendError, ConfigError, ModelLoadError
 from ctakes_llm.ner.formats import Request
-from ctakes_llm.ner.generative import DocumentResult, Generation, GenerativeConfig, GenerativeNer, chunk_budget
-from ctakes_llm.ner.mention import Mention
+from ctakes_llm.ner.generative import Generation, GenerativeConfig
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +100,7 @@ class OpenAiConfig:
             raise ConfigError(f"[E245] context_tokens={self.context_tokens} must be positive or None")
 
 
-class OpenAiServerBackend:
+class OpenAiServerBackend(GenerativeBackend):
     """Finds mentions with a model behind an OpenAI-compatible server; implements the Backend protocol."""
 
     name = "openai"
@@ -130,19 +128,13 @@ class OpenAiServerBackend:
         self._count = count_tokens or _estimate_tokens
         self._lock = threading.Lock()
         self._structured = config.structured_output
-        generative = config.generative
-        fmt = build_prompt_format(generative)
-        budget = chunk_budget(fmt, self._prompt_tokens, config.context_tokens, config.max_tokens)
-        self._ner = GenerativeNer(self._generate, self._count, generative, max_chunk_tokens=budget, prompt_format=fmt)
-        self.counters: Counter[str] = self._ner.counters
-
-    def predict(self, texts: Sequence[str]) -> list[list[Mention]]:
-        """Return the grounded mentions of each text (see :meth:`GenerativeNer.predict`)."""
-        return self._ner.predict(texts)
-
-    def predict_documents(self, texts: Sequence[str]) -> list[DocumentResult]:
-        """Per-document mentions, counts, ungrounded strings and errors."""
-        return self._ner.predict_documents(texts)
+        super().__init__(
+            config.generative,
+            count_tokens=self._count,
+            prompt_tokens=self._prompt_tokens,
+            context_tokens=config.context_tokens,
+            max_new_tokens=config.max_tokens,
+        )
 
     def describe(self) -> dict[str, object]:
         """Backend, server, model, prompt format, settings and counts, for the run manifest.
@@ -181,7 +173,13 @@ class OpenAiServerBackend:
         with self._lock:
             self.counters[key] += 1
 
-    def _generate(self, requests: Sequence[Request]) -> list[Generation]:
+    def generate(self, requests: Sequence[Request]) -> list[Generation]:
+        """Answer requests over HTTP, at most ``concurrency`` at a time; results come back in request order.
+
+        Raises:
+            BackendError: a request failed for good (after retries, or with a client error); the requests not yet
+                started are cancelled.
+        """
         if len(requests) == 1 or self.config.concurrency == 1:
             return [self._complete(request) for request in requests]
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:

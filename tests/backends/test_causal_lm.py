@@ -12,8 +12,8 @@ from ctakes_llm.backends.causal_lm import CausalLmBackend, CausalLmConfig, load,
 from ctakes_llm.backends.model_source import weights_sha256
 from ctakes_llm.backends.registry import load_backend
 from ctakes_llm.errors import ConfigError, ModelLoadError
-from ctakes_llm.ner.formats import Message
-from ctakes_llm.ner.generative import GenerativeConfig
+from ctakes_llm.ner.formats import Message, Request
+from ctakes_llm.ner.generative import Generation, GenerativeConfig
 from ctakes_llm.ner.mention import Grounding, MentionClass
 
 NOTE = "The patient reports chest pain and fever. Started aspirin 81 mg daily."
@@ -92,11 +92,33 @@ def test_causal_lm_batches_requests_and_keeps_their_order(garbage_backend: Causa
 
 def test_causal_lm_greedy_and_seeded_sampling_are_repeatable(garbage_backend: CausalLmBackend) -> None:
     requests = garbage_backend._ner.format.requests(NOTE)
-    assert garbage_backend._generate(requests) == garbage_backend._generate(requests)
+    assert garbage_backend.generate(requests) == garbage_backend.generate(requests)
     sampling = CausalLmBackend(
         garbage_backend.model, garbage_backend.tokenizer, CausalLmConfig(do_sample=True, seed=7, max_new_tokens=8), "x"
     )
-    assert sampling._generate(requests) == sampling._generate(requests)
+    assert sampling.generate(requests) == sampling.generate(requests)
+
+
+def _questions(*texts: str) -> list[Request]:
+    return [Request((Message("system", "Answer briefly."), Message("user", text))) for text in texts]
+
+
+def test_causal_lm_generate_answers_each_request_in_order(garbage_backend: CausalLmBackend) -> None:
+    one_by_one = CausalLmBackend(
+        garbage_backend.model, garbage_backend.tokenizer, CausalLmConfig(batch_size=1, max_new_tokens=8), "x"
+    )
+    requests = _questions("Is there chest pain?", "Fever?", "Does the patient take aspirin 81 mg daily?")
+    answers = one_by_one.generate(requests)
+    assert len({answer.text for answer in answers}) > 1  # else the order check below proves nothing
+    assert answers == [one_by_one.generate([request])[0] for request in requests]
+    assert dict(one_by_one.counters) == {}  # completing prompts is not NER work
+
+
+def test_causal_lm_generate_reports_an_answer_cut_at_max_new_tokens(garbage_backend: CausalLmBackend) -> None:
+    requests = _questions("Is there chest pain?", "Fever?")
+    assert _forced(garbage_backend, ANSWER).generate(requests) == [Generation(ANSWER, False)] * 2
+    [cut] = _forced(garbage_backend, ANSWER, max_new_tokens=4).generate(requests[:1])
+    assert cut.truncated and ANSWER.startswith(cut.text) and cut.text != ANSWER
 
 
 def test_causal_lm_uses_a_plain_prompt_without_chat_template(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ from ctakes_llm.backends.http_retry import RetryPolicy
 from ctakes_llm.backends.openai_server import OpenAiConfig, OpenAiServerBackend, load
 from ctakes_llm.backends.registry import load_backend
 from ctakes_llm.errors import BackendError, ConfigError, ModelLoadError
-from ctakes_llm.ner.generative import GenerativeConfig
+from ctakes_llm.ner.formats import Message, Request
+from ctakes_llm.ner.generative import Generation, GenerativeConfig
 from ctakes_llm.ner.mention import Grounding, MentionClass
 
 NOTE = "The patient reports chest pain and fever. Started aspirin 81 mg daily."
@@ -198,6 +199,25 @@ def test_openai_load_reports_an_unreachable_server() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(ModelLoadError, match="E252"):
         load("tiny-gpt2", OpenAiConfig(base_url=f"http://127.0.0.1:{port}/v1", connect_timeout_s=1.0))
+
+
+def test_openai_backend_generate_answers_each_request_in_order(live: OpenAiTestServer) -> None:
+    live.answer = lambda messages: messages[-1]["content"].upper()
+    backend = load(live.model_name, _config(live, concurrency=3))
+    questions = [f"question {index}" for index in range(7)]
+    requests = [Request((Message("system", "Answer briefly."), Message("user", text))) for text in questions]
+    answers = backend.generate(requests)
+    assert answers == [Generation(text.upper(), False) for text in questions]
+    assert sorted(body["messages"][-1]["content"] for body in live.requests) == questions
+    assert all("response_format" not in body for body in live.requests)  # no schema asked, none sent
+    assert dict(backend.counters) == {}  # completing prompts is not NER work
+
+
+def test_openai_backend_generate_raises_when_the_server_refuses(live: OpenAiTestServer) -> None:
+    backend = load(live.model_name, _config(live, concurrency=1))
+    live.fail_next, live.fail_status = 1, 422
+    with pytest.raises(BackendError, match=r"E247.*422"):
+        backend.generate([Request((Message("user", "Fever?"),))])
 
 
 def test_openai_backend_through_the_registry_describes_itself(live: OpenAiTestServer) -> None:
