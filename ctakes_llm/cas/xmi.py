@@ -1,15 +1,16 @@
 """UIMA XMI in and out, lossless across cTAKES versions.
 
-Reading: the XMI is scanned once for types and features the chosen type system lacks. Those that some cTAKES
-release declares (a 6.0.0 XMI read with the 4.0.0 type system, a 4.0.1 ``patientIdentifier``) are added with that
-release's definition. Types no cTAKES release declares (custom types of other pipelines) are added with a
-definition inferred from the XMI: an ``Annotation`` when they carry ``sofa``/``begin``/``end``, features that hold
-xmi ids as references (several ids: an ``FSArray``), child-element features as ``StringArray``, ``true``/``false``
-as ``Boolean``, canonical integers as ``Integer``/``Long``, anything else as ``String`` so that its text survives
-byte for byte (an integer feature whose every value happens to be an xmi id is taken for a reference; its text
-survives either way, as xmi ids are kept). A feature that no cTAKES release declares on a type that the type
-system or a cTAKES release does declare is refused (``pText`` on ``UmlsConcept``): the file was edited or written
-with another type system, which the user can then pass as a path.
+Reading: ``xmi_reader`` builds the CAS cassis would build, fast. Where it declines (see there), the XMI is scanned
+for types and features the chosen type system lacks. Those that some cTAKES release declares (a 6.0.0 XMI read with
+the 4.0.0 type system, a 4.0.1 ``patientIdentifier``) are added with that release's definition. Types no cTAKES
+release declares (custom types of other pipelines) are added with a definition inferred from the XMI: an
+``Annotation`` when they carry ``sofa``/``begin``/``end``, features that hold xmi ids as references (several ids: an
+``FSArray``), child-element features as ``StringArray``, ``true``/``false`` as ``Boolean``, canonical integers as
+``Integer``/``Long``, anything else as ``String`` so that its text survives byte for byte (an integer feature whose
+every value happens to be an xmi id is taken for a reference; its text survives either way, as xmi ids are kept). A
+feature that no cTAKES release declares on a type that the type system or a cTAKES release does declare is refused
+(``pText`` on ``UmlsConcept``): the file was edited or written with another type system, which the user can then
+pass as a path.
 
 The extended type system is a copy; the loaded one is never changed. Writing keeps every feature structure of the
 CAS (cassis keeps xmi ids) and converts offsets to UTF-16 code units, as Java UIMA expects.
@@ -39,6 +40,7 @@ from ctakes_llm.cas.typesystem import (
     extend_typesystem,
     typesystem_label,
 )
+from ctakes_llm.cas.xmi_reader import XmiNotRead, deserialize_xmi
 from ctakes_llm.cas.xmi_writer import XmiNotReproduced, serialize_xmi
 from ctakes_llm.errors import InputError, OutputError, TypeSystemError
 
@@ -82,8 +84,16 @@ def read_xmi(path: Path | str, typesystem: TypeSystem | str | Path = DEFAULT_TYP
 
 
 def cas_from_xmi_bytes(data: bytes, typesystem: TypeSystem | str | Path = DEFAULT_TYPESYSTEM, *, source: str) -> Cas:
-    """Like :func:`read_xmi` for XMI already in memory; ``source`` names it in messages (a path, ``<stdin>``)."""
+    """Like :func:`read_xmi` for XMI already in memory; ``source`` names it in messages (a path, ``<stdin>``).
+
+    The fast reader builds the CAS cassis would; what it declines (types or features the type system lacks, anything
+    unusual or malformed) takes the scan, extension and cassis path, which also gives the error messages.
+    """
     base = as_typesystem(typesystem)
+    try:
+        return deserialize_xmi(data, base)
+    except XmiNotRead as declined:
+        logger.debug("%s: the fast XMI reader declined: %s", source, declined)
     scan = _scan(data, base, source)
     additions = _plan_additions(scan, base, source)
     ts = base
@@ -101,6 +111,10 @@ def cas_from_xmi_bytes(data: bytes, typesystem: TypeSystem | str | Path = DEFAUL
             typesystem_label(base),
             ", ".join(a.name.rsplit(".", 1)[-1] for a in additions),
         )
+        try:
+            return deserialize_xmi(data, ts)
+        except XmiNotRead as declined:  # cassis builds the same CAS, or raises its own error
+            logger.debug("%s: the fast XMI reader declined the extended type system too: %s", source, declined)
     try:
         return load_cas_from_xmi(BytesIO(data), typesystem=ts, lenient=False)
     except (ValueError, TypeError, KeyError, RuntimeError, AttributeError, TypeNotFoundError) as err:
@@ -193,9 +207,9 @@ def _scan(data: bytes, ts: TypeSystem, source: str) -> _Scan:
                 continue
             depth -= 1
             if depth == 2 and isinstance(elem.tag, str):
-                children.append(etree.QName(elem).localname)
+                children.append(_qname(elem, source).localname)
             elif depth == 1:
-                _scan_element(elem, children, scan, ts, known)
+                _scan_element(elem, children, scan, ts, known, source)
                 children = []
                 elem.clear()
                 while elem.getprevious() is not None:
@@ -207,6 +221,15 @@ def _scan(data: bytes, ts: TypeSystem, source: str) -> _Scan:
     return scan
 
 
+def _qname(elem: etree._Element, source: str) -> etree.QName:
+    try:
+        return etree.QName(elem)
+    except ValueError as err:  # lxml's tree parser keeps a tag with an undeclared prefix, then refuses its QName
+        raise InputError(
+            f"[E106] {source} is not well-formed XML: the namespace prefix of <{elem.tag}> is not declared"
+        ) from err
+
+
 def _check_root(elem: etree._Element, source: str) -> None:
     if elem.tag == f"{{{XMI_NS}}}XMI":
         return
@@ -216,17 +239,22 @@ def _check_root(elem: etree._Element, source: str) -> None:
             "XCASDeserializer then XmiCasSerializer, or cTAKES's XmiWriter)."
         )
     raise InputError(
-        f"[E108] {source} is XML with root <{etree.QName(elem).localname}>, not UIMA XMI (<xmi:XMI>). "
+        f"[E108] {source} is XML with root <{_qname(elem, source).localname}>, not UIMA XMI (<xmi:XMI>). "
         "ctakes-llm reads UIMA XMI and plain text: extract the note text first."
     )
 
 
 def _scan_element(
-    elem: etree._Element, children: list[str], scan: _Scan, ts: TypeSystem, known: dict[str, frozenset[str] | None]
+    elem: etree._Element,
+    children: list[str],
+    scan: _Scan,
+    ts: TypeSystem,
+    known: dict[str, frozenset[str] | None],
+    source: str,
 ) -> None:
     if not isinstance(elem.tag, str):
         return
-    qname = etree.QName(elem)
+    qname = _qname(elem, source)
     if qname.namespace == CAS_NS and qname.localname in _CAS_INTERNAL:
         return
     type_name = _type_name(qname.namespace, qname.localname)
