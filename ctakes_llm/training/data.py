@@ -88,6 +88,19 @@ def unlabelled_windows(
     ]
 
 
+def padded_inputs(sequences: Sequence[Sequence[int]]) -> tuple[Any, Any]:
+    """``input_ids`` and ``attention_mask`` tensors for id sequences of different lengths, zero-padded on the right."""
+    import torch
+
+    width = max(len(sequence) for sequence in sequences)
+    ids = torch.zeros((len(sequences), width), dtype=torch.long)
+    attention = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+        attention[row, : len(sequence)] = 1
+    return ids, attention
+
+
 def _allowed(tag: str, label_map: LabelMap, outside_mask: int) -> int:
     if tag == OUTSIDE:
         return outside_mask

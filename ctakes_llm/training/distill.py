@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from ctakes_llm.errors import ModelLoadError
 from ctakes_llm.ner.bio import BIO_LABELS
-from ctakes_llm.training.data import LabelledWindow
+from ctakes_llm.training.data import LabelledWindow, padded_inputs
 
 SoftTargets = npt.NDArray[np.float32]
 
@@ -62,13 +62,7 @@ def teacher_distributions(
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_autocast):
         for first in range(0, len(order), batch_size):
             batch = order[first : first + batch_size]
-            width = max(len(windows[index].input_ids) for index in batch)
-            ids = torch.zeros((len(batch), width), dtype=torch.long)
-            attention = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, index in enumerate(batch):
-                length = len(windows[index].input_ids)
-                ids[row, :length] = torch.tensor(windows[index].input_ids)
-                attention[row, :length] = 1
+            ids, attention = padded_inputs([windows[index].input_ids for index in batch])
             probabilities = [
                 torch.softmax(teacher(input_ids=ids, attention_mask=attention).logits.float(), -1)
                 for teacher in teachers

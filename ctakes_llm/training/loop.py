@@ -14,7 +14,7 @@ from ctakes_llm.cas.atomic import atomic_open, atomic_write
 from ctakes_llm.corpora.aci_bench import read_aci_bench_notes
 from ctakes_llm.ner.bio import BIO_LABELS
 from ctakes_llm.training.config import PRIMARY_CORPUS, EpochScore, TrainConfig, TrainResult
-from ctakes_llm.training.data import LabelledWindow, label_windows, load_corpus, unlabelled_windows
+from ctakes_llm.training.data import LabelledWindow, label_windows, load_corpus, padded_inputs, unlabelled_windows
 from ctakes_llm.training.distill import (
     SoftTargets,
     load_teachers,
@@ -225,14 +225,8 @@ def _optimizer(model: Any, config: TrainConfig, total_steps: int, torch: Any) ->
 
 
 def _forward_inputs(model: Any, rows: Sequence[LabelledWindow], torch: Any) -> tuple[Any, Any, Any]:
-    width = max(len(row.input_ids) for row in rows)
-    ids = torch.zeros((len(rows), width), dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    masks = torch.zeros((len(rows), width), dtype=torch.long)
-    for index, row in enumerate(rows):
-        ids[index, : len(row.input_ids)] = torch.tensor(row.input_ids)
-        attention[index, : len(row.input_ids)] = 1
-        masks[index, : len(row.allowed)] = torch.tensor(row.allowed)
+    ids, attention = padded_inputs([row.input_ids for row in rows])
+    masks, _ = padded_inputs([row.allowed for row in rows])
     allowed = ((masks[..., None] >> torch.arange(len(BIO_LABELS))) & 1).bool()
     weights = torch.tensor([row.weight for row in rows], dtype=torch.float)
     logits = model(input_ids=ids, attention_mask=attention).logits

@@ -14,6 +14,7 @@ from ctakes_llm.corpora.document import GoldDocument
 from ctakes_llm.evaluation.metrics import score_corpus
 from ctakes_llm.ner.bio import decode_bio, viterbi_tags
 from ctakes_llm.ner.mention import Grounding, Mention, MentionClass
+from ctakes_llm.training.data import padded_inputs
 from ctakes_llm.training.windows import Window, document_windows
 
 Span = tuple[MentionClass, int, int]
@@ -42,13 +43,9 @@ def predict_spans(
     with torch.inference_mode():
         for start in range(0, len(jobs), batch_size):
             batch = jobs[start : start + batch_size]
-            width = max(len(window.input_ids) for _, window in batch) + 2
-            ids = torch.zeros((len(batch), width), dtype=torch.long)
-            attention = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, (_, window) in enumerate(batch):
-                row_ids = [tokenizer.cls_token_id, *window.input_ids, tokenizer.sep_token_id]
-                ids[row, : len(row_ids)] = torch.tensor(row_ids)
-                attention[row, : len(row_ids)] = 1
+            ids, attention = padded_inputs(
+                [[tokenizer.cls_token_id, *window.input_ids, tokenizer.sep_token_id] for _, window in batch]
+            )
             member_log_probs = [
                 torch.log_softmax(member(input_ids=ids, attention_mask=attention).logits.float(), -1)
                 for member in models
