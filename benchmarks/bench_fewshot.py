@@ -39,8 +39,8 @@ from ctakes_llm.corpora.splits import read_split
 from ctakes_llm.evaluation.metrics import score_corpus
 from ctakes_llm.ner.chunking import ChunkConfig
 from ctakes_llm.ner.fewshot import Example, ExampleBank, FewShotConfig, FewShotFormat, collect_examples
-from ctakes_llm.ner.formats import PromptFormat, Request
-from ctakes_llm.ner.generative import Generation, GenerativeConfig, GenerativeNer
+from ctakes_llm.ner.formats import PromptFormat
+from ctakes_llm.ner.generative import GenerativeConfig, GenerativeNer
 
 logger = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
@@ -112,31 +112,6 @@ def tiny_random_model(directory: Path) -> str:
     return str(directory)
 
 
-def make_generate(backend: Any) -> Any:
-    """A ``GenerateFn`` over a loaded causal LM backend's public render / model / tokenizer."""
-    import torch
-
-    def generate(requests: Sequence[Request]) -> list[Generation]:
-        answers = []
-        for request in requests:
-            prompt, special = backend.render(request)
-            encoded = backend.tokenizer(prompt, return_tensors="pt", add_special_tokens=special)
-            encoded.pop("token_type_ids", None)  # BERT-style tokenizers (the tiny model's) add them; LMs take none
-            encoded = encoded.to(backend.model.device)
-            with torch.inference_mode():
-                output = backend.model.generate(
-                    **encoded,
-                    max_new_tokens=backend.config.max_new_tokens,
-                    do_sample=False,
-                    pad_token_id=backend.tokenizer.pad_token_id,
-                )
-            row = output[0, encoded["input_ids"].shape[1] :]
-            answers.append(Generation(backend.tokenizer.decode(row, skip_special_tokens=True)))
-        return answers
-
-    return generate
-
-
 def end_to_end(bank: ExampleBank, dev: Sequence[GoldDocument], config: BenchConfig) -> dict[str, Any]:
     """Strict and lenient micro F1 of zero-, random- and kNN-shot prompts."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,7 +127,7 @@ def end_to_end(bank: ExampleBank, dev: Sequence[GoldDocument], config: BenchConf
         results: dict[str, Any] = {"model": config.model or "tiny random Llama (plumbing only)"}
         gold = {doc.doc_id: list(doc.mentions) for doc in dev}
         for name in ("zero_shot", "random_shot", "knn_shot"):
-            ner = GenerativeNer(make_generate(backend), count, generative)
+            ner = GenerativeNer(backend.generate, count, generative)  # its own driver, so the format can change
             base: PromptFormat = ner.format
             if name == "random_shot":
                 ner.format = FewShotFormat(base, RandomBank(bank, config.seed), config.k)

@@ -21,6 +21,7 @@ from ctakes_llm.errors import ConfigError
 from ctakes_llm.pipeline import Pipeline
 
 if TYPE_CHECKING:
+    from ctakes_llm.backends.http_retry import RetryPolicy
     from ctakes_llm.ner.generative import GenerateFn
 
 Step = Mapping[str, Any]
@@ -214,8 +215,10 @@ GENERATIVE_OPTIONS = (
 def backend_config(kind: str, options: dict[str, Any]) -> object:
     """The config object a backend's loader takes, from flat options (``prompt_format`` goes to the generative part).
 
+    A pipeline file's options are plain JSON, so a ``"retry": {...}`` object becomes the backend's ``RetryPolicy``.
+
     Raises:
-        ConfigError: an option the backend does not have.
+        ConfigError: an option the backend does not have, or a ``retry`` that is no retry policy.
     """
     config_class = _generative_config_class(kind)
     if config_class is None:
@@ -230,7 +233,34 @@ def backend_config(kind: str, options: dict[str, Any]) -> object:
             f"[E414] the {kind!r} backend has no option {', '.join(map(repr, unknown))}; "
             f"its options are: {', '.join(sorted(known | set(GENERATIVE_OPTIONS)))}."
         )
+    if "retry" in options:
+        options["retry"] = _retry_policy(kind, options["retry"])
     return config_class(generative=generative, **options)
+
+
+def _retry_policy(kind: str, value: object) -> RetryPolicy:
+    """A ``retry`` option as a ``RetryPolicy``: an object of its fields is converted, a policy passes through.
+
+    Raises:
+        ConfigError: ``value`` is neither, or names a field the policy does not have.
+    """
+    from ctakes_llm.backends.http_retry import RetryPolicy
+
+    if isinstance(value, RetryPolicy):
+        return value
+    fields = [item.name for item in dataclasses.fields(RetryPolicy)]
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"[E419] the {kind!r} backend's 'retry' must be an object with any of {', '.join(fields)} "
+            f'(e.g. {{"max_retries": 1}}), not {value!r}.'
+        )
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"[E419] the {kind!r} backend's 'retry' has no field {', '.join(map(repr, unknown))}; "
+            f"its fields are: {', '.join(fields)}."
+        )
+    return RetryPolicy(**value)
 
 
 def _generative_config_class(kind: str) -> Any:

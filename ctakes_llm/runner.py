@@ -75,15 +75,40 @@ class DocumentFailure:
     message: str
 
 
+@dataclass(frozen=True)
+class LlmAssertionCounts:
+    """How the LLM assertion step fared in one run; the manifest records the same counts under the names in brackets.
+
+    Attributes:
+        asserted: mentions the step asserted (``asserted``).
+        fallback: of those, the ones the rules answered because the model gave no readable answer or failed
+            (``classifier_fallback``).
+        model_errors: prompts the model failed on: timeouts, server errors (``classifier_model_errors``).
+    """
+
+    asserted: int = 0
+    fallback: int = 0
+    model_errors: int = 0
+
+    def __sub__(self, other: LlmAssertionCounts) -> LlmAssertionCounts:
+        return LlmAssertionCounts(
+            self.asserted - other.asserted, self.fallback - other.fallback, self.model_errors - other.model_errors
+        )
+
+
 @dataclass
 class RunReport:
-    """What a corpus run did; ``summary()`` is what the CLI prints."""
+    """What a corpus run did; ``summary()`` is what the CLI prints.
+
+    ``llm_assertion`` is None unless the pipeline asks a model for assertions.
+    """
 
     written: int = 0
     skipped: int = 0
     failures: list[DocumentFailure] = field(default_factory=list)
     characters: int = 0
     seconds: float = 0.0
+    llm_assertion: LlmAssertionCounts | None = None
 
     @property
     def ok(self) -> bool:
@@ -95,9 +120,16 @@ class RunReport:
         rate = ""
         if self.written > 1:  # one note's rate is mostly fixed cost, not a speed
             rate = f", {1000 * self.seconds / (self.characters / 1000):.1f} ms per 1,000 characters"
+        llm = ""
+        if self.llm_assertion is not None:
+            counts = self.llm_assertion
+            llm = (
+                f"; LLM assertion: {counts.fallback} of {counts.asserted} mentions fell back to the rules, "
+                f"{counts.model_errors} model errors"
+            )
         lines = [
             f"{self.written} written, {self.skipped} skipped (already done), {len(self.failures)} failed "
-            f"in {self.seconds:.1f} s after start-up{rate}"
+            f"in {self.seconds:.1f} s after start-up{rate}{llm}"
         ]
         lines += [f"FAILED {failure.path}: {failure.message}" for failure in self.failures]
         return "\n".join(lines)
@@ -130,6 +162,7 @@ def run_corpus(inputs: Sequence[Path], pipeline: Pipeline, config: RunConfig) ->
     typesystem = load_typesystem(config.typesystem)
     output_format = OUTPUT_FORMATS[config.output_format]
     report = RunReport()
+    llm_before = _llm_assertion_counts(pipeline)
     if list(inputs) == [STDIO]:
         _run_stdin(pipeline, config, output_format, typesystem, report)
     else:
@@ -140,8 +173,31 @@ def run_corpus(inputs: Sequence[Path], pipeline: Pipeline, config: RunConfig) ->
             for batch in _batches(_progress(todo, config), config.batch_size):
                 _run_batch(batch, pipeline, typesystem, config, sink, report)
         _write_manifest(config, pipeline, report, started)
+    llm_after = _llm_assertion_counts(pipeline)
+    if llm_after is not None and llm_before is not None:
+        report.llm_assertion = llm_after - llm_before  # the annotators count across runs; the report is this one's
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _llm_assertion_counts(pipeline: Pipeline) -> LlmAssertionCounts | None:
+    """The running totals of the pipeline's LLM assertion steps; None when it has none."""
+    # Imported here: ``import ctakes_llm`` loads this module, and a run without assertion needs none of it.
+    from ctakes_llm.annotators.assertion import AssertionAnnotator
+    from ctakes_llm.assertion.llm import LlmAssertionClassifier
+
+    steps = [
+        (annotator.counters, annotator.classifier.counters)
+        for annotator in pipeline.annotators
+        if isinstance(annotator, AssertionAnnotator) and isinstance(annotator.classifier, LlmAssertionClassifier)
+    ]
+    if not steps:
+        return None
+    return LlmAssertionCounts(
+        asserted=sum(step["asserted"] for step, _ in steps),
+        fallback=sum(classifier["fallback"] for _, classifier in steps),
+        model_errors=sum(classifier["model_errors"] for _, classifier in steps),
+    )
 
 
 def _plan_jobs(inputs: Sequence[Path], config: RunConfig) -> list[_Job]:

@@ -90,7 +90,7 @@ def test_assertion_llm_asks_the_ner_server_and_falls_back_on_garbage(tmp_path, s
     server = scripted(answer)
     notes = write_notes(tmp_path / "notes", {"a.txt": "Reports chest pain.\n", "b.txt": "Denies fever.\n"})
     out = tmp_path / "out"
-    _, manifest = annotate(
+    result, manifest = annotate(
         notes,
         out,
         *("--backend", "openai", "--base-url", server.base_url, "--model", server.model_name),
@@ -107,6 +107,7 @@ def test_assertion_llm_asks_the_ner_server_and_falls_back_on_garbage(tmp_path, s
     requests = assertion_requests(server)
     assert len(requests) == 2 and all(body["model"] == server.model_name for body in requests)
     assert not any("response_format" in body for body in requests)
+    assert "; LLM assertion: 1 of 2 mentions fell back to the rules, 0 model errors" in result.output
 
 
 def test_assertion_llm_with_its_own_backend_survives_a_server_error(tmp_path, scripted, bsv, caplog) -> None:
@@ -114,7 +115,7 @@ def test_assertion_llm_with_its_own_backend_survives_a_server_error(tmp_path, sc
     server.fail_next, server.fail_status = 1, 400  # not retried: the prompt fails at once
     notes = write_notes(tmp_path / "notes", {"a.txt": "Reports cough. Denies chest pain.\n"})
     out = tmp_path / "out"
-    _, manifest = annotate(
+    result, manifest = annotate(
         notes,
         out,
         *("--no-model", "--dictionary", str(bsv), "--device", "cpu"),  # --device: an option openai lacks, left out
@@ -127,6 +128,13 @@ def test_assertion_llm_with_its_own_backend_survives_a_server_error(tmp_path, sc
     assert (counts["classifier_model_errors"], counts["classifier_fallback"]) == (1, 2)
     assert manifest["documents"]["failed"] == 0
     assert "[E364]" in caplog.text and "HTTP 400" in caplog.text
+    assert "; LLM assertion: 2 of 2 mentions fell back to the rules, 1 model errors" in result.output
+
+
+def test_cli_summary_has_no_llm_assertion_counts_with_the_rules(tmp_path, bsv) -> None:
+    notes = write_notes(tmp_path / "notes", {"a.txt": "Denies cough.\n"})
+    result, _ = annotate(notes, tmp_path / "out", "--no-model", "--dictionary", str(bsv))
+    assert "1 written" in result.output and "LLM assertion" not in result.output
 
 
 def test_pipeline_file_assertion_step_selects_the_llm(tmp_path, scripted, bsv) -> None:
@@ -149,6 +157,41 @@ def test_pipeline_file_assertion_step_selects_the_llm(tmp_path, scripted, bsv) -
     assert attributes["cough"]["historyOf"] == "1" and attributes["fever"]["historyOf"] == "1"
     assert len(assertion_requests(server)) == 2
     assert assertion_step(manifest)["mentions_per_prompt"] == 1
+
+
+@pytest.mark.parametrize(("max_retries", "polarity", "model_errors"), [(0, "1", 1), (1, "-1", 0)])
+def test_pipeline_file_retry_object_sets_the_backend_retry_policy(
+    tmp_path, scripted, bsv, max_retries, polarity, model_errors
+) -> None:
+    server = scripted(lambda prompt: '{"id": 1, "negated": true}')
+    server.fail_next = 1  # HTTP 500: retried only if the policy allows it
+    retry = {"max_retries": max_retries, "backoff_s": 0.0}
+    assertion = {
+        "annotator": "assertion",
+        "method": "llm",
+        "backend": "openai",
+        "model": server.model_name,
+        "options": {"base_url": server.base_url, "retry": retry},
+    }
+    steps = [{"annotator": "preprocess"}, {"annotator": "dictionary", "path": str(bsv)}, assertion]
+    pipeline = tmp_path / "pipeline.json"
+    pipeline.write_text(json.dumps({"steps": steps}), encoding="utf-8")
+    notes = write_notes(tmp_path / "notes", {"a.txt": "Reports cough.\n"})
+    out = tmp_path / "out"
+    _, manifest = annotate(notes, out, "--pipeline", str(pipeline))
+    assert written(out, "a.txt")["cough"]["polarity"] == polarity  # the rules say 1, the model -1
+    assert len(assertion_requests(server)) == 1 + max_retries
+    assert assertion_step(manifest)["counts"].get("classifier_model_errors", 0) == model_errors
+
+
+def test_pipeline_file_retry_object_with_an_unknown_field_is_refused(tmp_path) -> None:
+    assertion = {"method": "llm", "backend": "openai", "model": "m"}
+    options = {"base_url": "http://127.0.0.1:9/v1", "retry": {"retries": 1}}
+    pipeline = tmp_path / "pipeline.json"
+    pipeline.write_text(json.dumps({"steps": [{"annotator": "assertion", **assertion, "options": options}]}))
+    result = CliRunner().invoke(cli, ["annotate", "-", "-o", "-", "--pipeline", str(pipeline)], input=b"x\n")
+    assert result.exit_code == 1
+    assert "E419" in result.output and "'retries'" in result.output and "max_retries" in result.output
 
 
 def test_assertion_llm_timeout_falls_back_to_the_rules(scripted, bsv) -> None:

@@ -7,13 +7,15 @@ from typing import ClassVar
 
 import pytest
 
+from ctakes_llm.annotators.assertion import AssertionAnnotator
 from ctakes_llm.annotators.ner import NerAnnotator
+from ctakes_llm.assertion.llm import LlmAssertionClassifier
 from ctakes_llm.cas.ctakes_types import MEDICATION_MENTION, SIGN_SYMPTOM_MENTION
 from ctakes_llm.cas.mentions import read_mentions
 from ctakes_llm.cas.xmi import read_xmi
-from ctakes_llm.errors import ConfigError, InputError
+from ctakes_llm.errors import BackendError, ConfigError, InputError
 from ctakes_llm.pipeline import Pipeline
-from ctakes_llm.runner import JSONL_NAME, MANIFEST_NAME, RunConfig, run_corpus
+from ctakes_llm.runner import JSONL_NAME, MANIFEST_NAME, LlmAssertionCounts, RunConfig, run_corpus
 
 CTAKES_XMI = "ctakes/ctakes-run-output/xmi/examples__small__pain_no_swelling.txt.xmi"
 
@@ -170,3 +172,33 @@ def test_run_corpus_refuses_two_inputs_that_map_to_one_output(tmp_path, fake_bac
         run_corpus(
             [tmp_path / "a", tmp_path / "b"], pipeline(fake_backend), RunConfig(tmp_path / "out", progress=False)
         )
+
+
+def test_run_corpus_summary_counts_llm_assertion_fallbacks_and_model_errors_of_this_run(tmp_path, fake_backend):
+    def generate(prompt: str) -> str:
+        if "Reports chest pain." in prompt:
+            raise BackendError("[E999] server returned 500")
+        return '{"id": 1, "negated": true}'  # the prompt's second mention (aspirin) gets no answer
+
+    notes = tmp_path / "in"
+    notes.mkdir()
+    (notes / "a.txt").write_text("Denies chest pain. Takes aspirin.\n", encoding="utf-8")
+    (notes / "b.txt").write_text("Reports chest pain.\n", encoding="utf-8")
+    llm = Pipeline([NerAnnotator(fake_backend), AssertionAnnotator(LlmAssertionClassifier(generate))])
+    report = run_corpus([notes], llm, RunConfig(tmp_path / "out", progress=False))
+    assert report.llm_assertion == LlmAssertionCounts(asserted=3, fallback=2, model_errors=1)
+    [line] = report.summary().splitlines()
+    assert line.endswith("; LLM assertion: 2 of 3 mentions fell back to the rules, 1 model errors")
+    manifest = json.loads((tmp_path / "out" / MANIFEST_NAME).read_text())
+    counts = manifest["pipeline"][1]["counts"]
+    assert (counts["asserted"], counts["classifier_fallback"], counts["classifier_model_errors"]) == (3, 2, 1)
+
+    again = run_corpus([notes / "a.txt"], llm, RunConfig(tmp_path / "again", progress=False))
+    assert again.llm_assertion == LlmAssertionCounts(asserted=2, fallback=1, model_errors=0)
+
+
+def test_run_corpus_summary_has_no_llm_assertion_counts_without_an_llm_step(corpus, tmp_path, fake_backend):
+    rules = Pipeline([NerAnnotator(fake_backend), AssertionAnnotator()])
+    report = run_corpus([corpus], rules, RunConfig(tmp_path / "out", progress=False))
+    assert report.llm_assertion is None
+    assert "LLM" not in report.summary()
