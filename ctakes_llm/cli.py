@@ -620,6 +620,7 @@ def train(
     \b
     Example:
       ctakes-llm train runs/student --epochs 6 --export my_student/
+      ctakes-llm train runs/distilled --teacher runs/a/best --teacher runs/b/best --unlabelled-corpora aci_bench
     """
     from ctakes_llm.training.config import TrainConfig
     from ctakes_llm.training.loop import train_student

@@ -37,3 +37,23 @@ def test_cli_train_runs_resumes_and_exports_a_loadable_student(tmp_path: Path, t
 
     backend = load(str(export), {"max_length": 64, "overlap": 8})
     assert isinstance(backend.predict(["Chest pain and fever."])[0], list)
+
+
+def test_cli_train_distils_a_smaller_student_from_teachers_on_unlabelled_notes(
+    tmp_path: Path, tiny_base, tiny_data
+) -> None:  # type: ignore[no-untyped-def]
+    from test_distill import _aci_bench, _teacher
+
+    _aci_bench(tiny_data)
+    teacher = _teacher(tmp_path / "teacher", tiny_base, seed=5)
+    out = tmp_path / "student"
+    common = ["--data-dir", str(tiny_data), "--epochs", "1", "--threads", "1", "--max-wordpieces", "32"]
+    distil = ["--teacher", str(teacher), "--unlabelled-corpora", "aci_bench", "--distill-weight", "0.7"]
+    small = ["--student-layers", "1", "--bf16-autocast"]
+    result = CliRunner().invoke(cli, ["train", str(out), "--base-model", str(teacher), *common, *distil, *small])
+    assert result.exit_code == 0, result.output
+    logged = json.loads((out / "train.log").read_text().split(" config ", 1)[1].split("; ", 1)[0])
+    assert logged["teachers"] == [str(teacher)] and logged["distill_weight"] == 0.7
+    assert logged["unlabelled_corpora"] == ["aci_bench"] and logged["student_layers"] == 1 and logged["bf16_autocast"]
+    missing = CliRunner().invoke(cli, ["train", str(tmp_path / "x"), *common, "--unlabelled-corpora", "aci_bench"])
+    assert missing.exit_code != 0 and "E595" in missing.output
