@@ -20,6 +20,7 @@ import numpy.typing as npt
 from ctakes_llm.errors import ModelLoadError
 from ctakes_llm.ner.bio import BIO_LABELS
 from ctakes_llm.training.data import LabelledWindow, padded_inputs
+from ctakes_llm.training.predict import ensemble_log_probs
 
 SoftTargets = npt.NDArray[np.float32]
 
@@ -64,11 +65,7 @@ def teacher_distributions(
         for first in range(0, len(order), batch_size):
             batch = order[first : first + batch_size]
             ids, attention = padded_inputs([windows[index].input_ids for index in batch])
-            probabilities = [
-                torch.softmax(teacher(input_ids=ids, attention_mask=attention).logits.float(), -1)
-                for teacher in teachers
-            ]
-            mean = torch.stack(probabilities).mean(0)
+            mean = ensemble_log_probs(teachers, ids, attention).exp()
             for row, index in enumerate(batch):
                 length = len(windows[index].input_ids)
                 targets[index][1 : length - 1] = mean[row, 1 : length - 1].numpy()

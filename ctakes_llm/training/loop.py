@@ -143,10 +143,11 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
             rows = [windows[i] for i in chosen]
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16_autocast):
                 logits, allowed, weights = _forward_inputs(model, rows, torch)
-            loss = partial_label_loss(logits.float(), allowed, weights)
+            logits = logits.float()
+            loss = partial_label_loss(logits, allowed, weights)
             if soft:
                 targets = padded_targets([soft[i] for i in chosen], logits.shape[1])
-                distilled = soft_cross_entropy(logits.float(), targets, weights)
+                distilled = soft_cross_entropy(logits, targets, weights)
                 loss = (1 - config.distill_weight) * loss + config.distill_weight * distilled
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -46,15 +46,21 @@ def predict_spans(
             ids, attention = padded_inputs(
                 [[tokenizer.cls_token_id, *window.input_ids, tokenizer.sep_token_id] for _, window in batch]
             )
-            member_log_probs = [
-                torch.log_softmax(member(input_ids=ids, attention_mask=attention).logits.float(), -1)
-                for member in models
-            ]
-            log_probs = torch.logsumexp(torch.stack(member_log_probs), 0) - math.log(len(models))
+            log_probs = ensemble_log_probs(models, ids, attention)
             for row, (doc_index, window) in enumerate(batch):
                 tags = viterbi_tags(log_probs[row, 1 : len(window.input_ids) + 1].tolist())
                 results[doc_index].extend((s.cls, s.begin, s.end) for s in decode_bio(tags, window.offsets))
     return results
+
+
+def ensemble_log_probs(models: Sequence[Any], ids: Any, attention: Any) -> Any:
+    """``[batch, length, labels]`` log of the models' mean label distribution (one model: its log-softmax)."""
+    import torch
+
+    member_log_probs = [
+        torch.log_softmax(member(input_ids=ids, attention_mask=attention).logits.float(), -1) for member in models
+    ]
+    return torch.logsumexp(torch.stack(member_log_probs), 0) - math.log(len(models))
 
 
 def dev_f1(documents: Sequence[GoldDocument], predictions: Sequence[Sequence[Span]]) -> tuple[float, float]:
