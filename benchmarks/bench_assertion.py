@@ -17,10 +17,10 @@ import argparse
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from results_log import append_result
+from results_log import append_result, config_record
 
 from ctakes_llm.assertion.context import ContextConfig, ContextEngine
 from ctakes_llm.corpora.brat import read_brat_corpus
@@ -84,7 +84,7 @@ def main(config: BenchConfig) -> dict[str, object]:
     record = {
         "dataset": "maccrobat",
         "split": config.split,
-        "config": {k: str(v) for k, v in asdict(config).items()},
+        "config": config_record(config),
         "engine": "ctakes_llm.assertion.context rules_en.json",
         **numbers,
     }

@@ -23,10 +23,10 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sized
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from results_log import append_result
+from results_log import append_result, config_record
 
 from ctakes_llm.annotators.dictionary import DictionaryAnnotator, DictionaryConfig
 from ctakes_llm.knowledge.bsv import read_bsv
@@ -143,7 +143,7 @@ def main(config: BenchConfig) -> dict[str, object]:
     numbers = evaluate(config)
     record = {
         "dataset": "aci_bench (all 207 notes; unannotated, throughput only)",
-        "config": {k: str(v) for k, v in asdict(config).items()},
+        "config": config_record(config),
         **numbers,
     }
     append_result("dictionary", record, config.results_dir)

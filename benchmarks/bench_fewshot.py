@@ -24,12 +24,12 @@ import random
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from results_log import append_result
+from results_log import append_result, config_record
 
 from ctakes_llm.backends.causal_lm import CausalLmConfig, load
 from ctakes_llm.corpora.brat import read_brat_corpus
@@ -170,7 +170,7 @@ def main(config: BenchConfig) -> dict[str, Any]:
         "bank": f"train[:{config.train_docs}] ({len(bank.examples)} sentences, {bank_seconds:.1f} s incl. cache)",
         "split": f"dev[:{config.dev_docs}]",
         "encoder": bank.encoder.model_path,
-        "config": {k: str(v) for k, v in asdict(config).items()},
+        "config": config_record(config),
         "example_relevance": relevance,
         "end_to_end": end_to_end(bank, dev, config),
     }

@@ -22,10 +22,10 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from results_log import append_result
+from results_log import append_result, config_record
 
 from ctakes_llm.cas.atomic import atomic_write
 from ctakes_llm.corpora.brat import read_brat_corpus
@@ -129,7 +129,7 @@ def _record(config: BenchConfig, system: str, numbers: dict[str, object], second
         **model_info,
         "dataset": "maccrobat",
         "split": config.split,
-        "config": {key: str(value) for key, value in asdict(config).items()},
+        "config": config_record(config),
         "seconds": round(seconds, 2),
         "scores": numbers,
     }

@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import subprocess
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,11 @@ def append_result(benchmark: str, record: dict[str, Any], results_dir: Path = RE
     with atomic_open(path, "w") as handle:
         handle.write(previous + line + "\n")
     return path
+
+
+def config_record(config: Any) -> dict[str, str]:
+    """A benchmark's config dataclass as strings, so paths and enums land in JSON as the user typed them."""
+    return {key: str(value) for key, value in asdict(config).items()}
 
 
 def _git(*args: str) -> str:
