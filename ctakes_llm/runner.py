@@ -11,10 +11,10 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from cassis import Cas, TypeSystem
 
@@ -76,7 +76,28 @@ class DocumentFailure:
 
 
 @dataclass(frozen=True)
-class LlmAssertionCounts:
+class Counts:
+    """Counts of one kind of event; each field is summed from the pipeline's running counters of the same name.
+
+    The steps count over their whole life, so a run takes the counts before and after and reports the difference.
+    """
+
+    @classmethod
+    def summed(cls, sources: Iterable[Mapping[str, int]]) -> Self:
+        """Each field's total over ``sources`` (counter mappings; a missing key counts 0)."""
+        sources = list(sources)
+        return replace(
+            cls(), **{item.name: sum(source.get(item.name, 0) for source in sources) for item in fields(cls)}
+        )
+
+    def __sub__(self, other: Self) -> Self:
+        return replace(
+            self, **{item.name: getattr(self, item.name) - getattr(other, item.name) for item in fields(self)}
+        )
+
+
+@dataclass(frozen=True)
+class LlmAssertionCounts(Counts):
     """How the LLM assertion step fared in one run; the manifest records the same counts under the names in brackets.
 
     Attributes:
@@ -90,17 +111,56 @@ class LlmAssertionCounts:
     fallback: int = 0
     model_errors: int = 0
 
-    def __sub__(self, other: LlmAssertionCounts) -> LlmAssertionCounts:
-        return LlmAssertionCounts(
-            self.asserted - other.asserted, self.fallback - other.fallback, self.model_errors - other.model_errors
-        )
+
+@dataclass(frozen=True)
+class NerCounts(Counts):
+    """What went wrong or was lost while finding mentions in one run; each event is logged with its code (``-v``).
+
+    Field names are the counter names of the steps and backends that count them (in the manifest's step counts a
+    backend's counter has a ``backend_`` prefix).
+
+    Attributes:
+        ungrounded: strings a generative model answered that are nowhere in the note: dropped, no mention (E307).
+        unparseable: parts of model answers the prompt format could not read: garbage, half-written JSON, entity
+            type labels it does not know (E318).
+        truncated_chunks: windows whose answer the output token limit cut off (E319).
+        forced_chunks: windows that cut through a sentence too long for one window (E320).
+        retries: model server requests retried after a timeout, HTTP 408, 429 or 5xx (E239).
+        unknown_tuis: dictionary matches of an entry whose TUI is no UMLS semantic type (E515).
+        without_concepts: mentions the concept step found no concept for (E516).
+    """
+
+    ungrounded: int = 0
+    unparseable: int = 0
+    truncated_chunks: int = 0
+    forced_chunks: int = 0
+    retries: int = 0
+    unknown_tuis: int = 0
+    without_concepts: int = 0
+
+    def summary(self) -> str:
+        """The non-zero counts as ``"; NER: 2 dropped (...), ..."``; empty when nothing happened."""
+        parts = [
+            f"{count} {label}"
+            for count, label in (
+                (self.ungrounded, "dropped (model string not in the text, E307)"),
+                (self.unparseable, "unparseable (answer parts, E318)"),
+                (self.truncated_chunks, "truncated (answer hit the token limit, E319)"),
+                (self.forced_chunks, "overflowing (chunk cut inside a sentence, E320)"),
+                (self.retries, "retried (server requests, E239)"),
+                (self.unknown_tuis, "of unknown TUI (dictionary matches, E515)"),
+                (self.without_concepts, "without a concept (mentions, E516)"),
+            )
+            if count
+        ]
+        return f"; NER: {', '.join(parts)}" if parts else ""
 
 
 @dataclass
 class RunReport:
     """What a corpus run did; ``summary()`` is what the CLI prints.
 
-    ``llm_assertion`` is None unless the pipeline asks a model for assertions.
+    ``llm_assertion`` is None unless the pipeline asks a model for assertions; ``ner`` counts are shown when not 0.
     """
 
     written: int = 0
@@ -109,6 +169,7 @@ class RunReport:
     characters: int = 0
     seconds: float = 0.0
     llm_assertion: LlmAssertionCounts | None = None
+    ner: NerCounts = field(default_factory=NerCounts)
 
     @property
     def ok(self) -> bool:
@@ -129,7 +190,7 @@ class RunReport:
             )
         lines = [
             f"{self.written} written, {self.skipped} skipped (already done), {len(self.failures)} failed "
-            f"in {self.seconds:.1f} s after start-up{rate}{llm}"
+            f"in {self.seconds:.1f} s after start-up{rate}{self.ner.summary()}{llm}"
         ]
         lines += [f"FAILED {failure.path}: {failure.message}" for failure in self.failures]
         return "\n".join(lines)
@@ -162,8 +223,9 @@ def run_corpus(inputs: Sequence[Path], pipeline: Pipeline, config: RunConfig) ->
     typesystem = load_typesystem(config.typesystem)
     output_format = OUTPUT_FORMATS[config.output_format]
     report = RunReport()
-    llm_before = _llm_assertion_counts(pipeline)
-    if list(inputs) == [STDIO]:
+    llm_before, ner_before = _llm_assertion_counts(pipeline), _ner_counts(pipeline)
+    stdin = list(inputs) == [STDIO]
+    if stdin:
         _run_stdin(pipeline, config, output_format, typesystem, report)
     else:
         jobs = _plan_jobs(inputs, config)
@@ -172,12 +234,31 @@ def run_corpus(inputs: Sequence[Path], pipeline: Pipeline, config: RunConfig) ->
             report.skipped = len(jobs) - len(todo)
             for batch in _batches(_progress(todo, config), config.batch_size):
                 _run_batch(batch, pipeline, typesystem, config, sink, report)
-        _write_manifest(config, pipeline, report, started)
+    # the steps count across runs; the report is this one's
     llm_after = _llm_assertion_counts(pipeline)
     if llm_after is not None and llm_before is not None:
-        report.llm_assertion = llm_after - llm_before  # the annotators count across runs; the report is this one's
+        report.llm_assertion = llm_after - llm_before
+    report.ner = _ner_counts(pipeline) - ner_before
+    if not stdin:
+        _write_manifest(config, pipeline, report, started)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _counter_sources(steps: Iterable[object]) -> list[Mapping[str, int]]:
+    """The running counters of ``steps`` and of their backends and classifiers, each shared object once."""
+    sources: dict[int, Mapping[str, int]] = {}
+    for step in steps:
+        for owner in (step, getattr(step, "backend", None), getattr(step, "classifier", None)):
+            counters = getattr(owner, "counters", None)
+            if isinstance(counters, Mapping):
+                sources[id(counters)] = counters
+    return list(sources.values())
+
+
+def _ner_counts(pipeline: Pipeline) -> NerCounts:
+    """The running totals of what the pipeline's steps noticed while finding mentions."""
+    return NerCounts.summed(_counter_sources(pipeline.annotators))
 
 
 def _llm_assertion_counts(pipeline: Pipeline) -> LlmAssertionCounts | None:
@@ -187,17 +268,11 @@ def _llm_assertion_counts(pipeline: Pipeline) -> LlmAssertionCounts | None:
     from ctakes_llm.assertion.llm import LlmAssertionClassifier
 
     steps = [
-        (annotator.counters, annotator.classifier.counters)
+        annotator
         for annotator in pipeline.annotators
         if isinstance(annotator, AssertionAnnotator) and isinstance(annotator.classifier, LlmAssertionClassifier)
     ]
-    if not steps:
-        return None
-    return LlmAssertionCounts(
-        asserted=sum(step["asserted"] for step, _ in steps),
-        fallback=sum(classifier["fallback"] for _, classifier in steps),
-        model_errors=sum(classifier["model_errors"] for _, classifier in steps),
-    )
+    return LlmAssertionCounts.summed(_counter_sources(steps)) if steps else None
 
 
 def _plan_jobs(inputs: Sequence[Path], config: RunConfig) -> list[_Job]:
@@ -378,5 +453,8 @@ def _write_manifest(config: RunConfig, pipeline: Pipeline, report: RunReport, st
         "failures": [{"path": failure.path, "message": failure.message} for failure in report.failures],
         "characters": report.characters,
         "seconds": round(time.perf_counter() - started, 3),
+        # this run's counts; each step's "counts" above are its running totals
+        "counts": {"ner": asdict(report.ner)}
+        | ({"llm_assertion": asdict(report.llm_assertion)} if report.llm_assertion is not None else {}),
     }
     atomic_write(config.output_dir / MANIFEST_NAME, json.dumps(manifest, indent=2, default=str) + "\n")

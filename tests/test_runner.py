@@ -1,21 +1,39 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
 from ctakes_llm.annotators.assertion import AssertionAnnotator
+from ctakes_llm.annotators.concepts import ConceptAnnotator
+from ctakes_llm.annotators.dictionary import DictionaryAnnotator, DictionaryConfig
 from ctakes_llm.annotators.ner import NerAnnotator
 from ctakes_llm.assertion.llm import LlmAssertionClassifier
+from ctakes_llm.backends.generative_base import GenerativeBackend
 from ctakes_llm.cas.ctakes_types import MEDICATION_MENTION, SIGN_SYMPTOM_MENTION
 from ctakes_llm.cas.mentions import read_mentions
 from ctakes_llm.cas.xmi import read_xmi
 from ctakes_llm.errors import BackendError, ConfigError, InputError
+from ctakes_llm.knowledge.index import KnowledgeIndex, build_index
+from ctakes_llm.ner.chunking import ChunkConfig
+from ctakes_llm.ner.formats import Request
+from ctakes_llm.ner.generative import Generation, GenerativeConfig
+from ctakes_llm.ner.mention import MentionClass
 from ctakes_llm.pipeline import Pipeline
-from ctakes_llm.runner import JSONL_NAME, MANIFEST_NAME, LlmAssertionCounts, RunConfig, run_corpus
+from ctakes_llm.runner import (
+    JSONL_NAME,
+    MANIFEST_NAME,
+    LlmAssertionCounts,
+    NerCounts,
+    RunConfig,
+    RunReport,
+    run_corpus,
+)
 
 CTAKES_XMI = "ctakes/ctakes-run-output/xmi/examples__small__pain_no_swelling.txt.xmi"
 
@@ -202,3 +220,118 @@ def test_run_corpus_summary_has_no_llm_assertion_counts_without_an_llm_step(corp
     report = run_corpus([corpus], rules, RunConfig(tmp_path / "out", progress=False))
     assert report.llm_assertion is None
     assert "LLM" not in report.summary()
+
+
+class ScriptedGenerativeBackend(GenerativeBackend):
+    """A generative backend without a model: ``answer`` gives the answer to each UniversalNER request."""
+
+    name = "scripted"
+
+    def __init__(self, answer: Callable[[Request], Generation], chunk: ChunkConfig | None = None) -> None:
+        self.answer = answer
+        super().__init__(
+            GenerativeConfig(chunk=chunk or ChunkConfig()),
+            count_tokens=lambda text: len(text.split()),
+            prompt_tokens=lambda request: 0,
+            context_tokens=None,
+            max_new_tokens=0,
+        )
+
+    def generate(self, requests: Sequence[Request]) -> list[Generation]:
+        return [self.answer(request) for request in requests]
+
+
+def one_note(tmp_path: Path, text: str = "Denies chest pain. Takes aspirin.\n") -> Path:
+    notes = tmp_path / "in"
+    notes.mkdir(exist_ok=True)
+    (notes / "a.txt").write_text(text, encoding="utf-8")
+    return notes
+
+
+def run(notes: Path, steps: Pipeline, out: Path) -> tuple[RunReport, dict]:
+    report = run_corpus([notes], steps, RunConfig(out, progress=False))
+    return report, json.loads((out / MANIFEST_NAME).read_text())
+
+
+def test_run_report_summary_names_no_ner_counts_when_nothing_happened(corpus, tmp_path, fake_backend):
+    report, manifest = run(corpus, pipeline(fake_backend), tmp_path / "out")
+    assert report.ner == NerCounts()
+    assert "NER" not in report.summary()
+    assert list(manifest["counts"]) == ["ner"] and not any(manifest["counts"]["ner"].values())
+
+
+def test_run_corpus_counts_a_model_string_not_in_the_text_as_dropped_per_run(tmp_path, caplog):
+    def answer(request: Request) -> Generation:
+        return Generation('["chest pain", "unicorn horn"]' if request.cls is MentionClass.SIGN_SYMPTOM else "[]")
+
+    steps = Pipeline([NerAnnotator(ScriptedGenerativeBackend(answer))])
+    notes = one_note(tmp_path)
+    with caplog.at_level(logging.INFO):
+        report, manifest = run(notes, steps, tmp_path / "out")
+    assert report.ner == NerCounts(ungrounded=1)
+    [line] = report.summary().splitlines()
+    assert line.endswith("; NER: 1 dropped (model string not in the text, E307)")
+    assert "[E307]" in caplog.text and "'unicorn horn'" in caplog.text
+    assert manifest["counts"]["ner"]["ungrounded"] == 1
+    assert manifest["pipeline"][0]["counts"]["backend_ungrounded"] == 1
+
+    again, manifest = run(notes, steps, tmp_path / "again")  # the backend's totals go on; the report is this run's
+    assert again.ner == NerCounts(ungrounded=1)
+    assert manifest["counts"]["ner"]["ungrounded"] == 1 and manifest["pipeline"][0]["counts"]["backend_ungrounded"] == 2
+
+
+def test_run_corpus_counts_unparseable_and_truncated_answers(tmp_path, caplog):
+    def answer(request: Request) -> Generation:
+        if request.cls is MentionClass.MEDICATION:
+            return Generation("Sorry, I cannot help with that.")
+        if request.cls is MentionClass.SIGN_SYMPTOM:
+            return Generation('["chest pain"', truncated=True)
+        return Generation("[]")
+
+    with caplog.at_level(logging.INFO):
+        report, manifest = run(
+            one_note(tmp_path), Pipeline([NerAnnotator(ScriptedGenerativeBackend(answer))]), tmp_path / "out"
+        )
+    # the half-written list is one unreadable part as well; its complete string is still used
+    assert report.ner == NerCounts(unparseable=2, truncated_chunks=1)
+    assert report.written == 1
+    assert "; NER: 2 unparseable (answer parts, E318), 1 truncated (answer hit the token limit, E319)" in (
+        report.summary()
+    )
+    assert "[E318]" in caplog.text and "Sorry" in caplog.text and "[E319]" in caplog.text
+    assert (manifest["counts"]["ner"]["unparseable"], manifest["counts"]["ner"]["truncated_chunks"]) == (2, 1)
+
+
+def test_run_corpus_counts_chunks_that_cut_through_a_long_sentence(tmp_path, caplog):
+    backend = ScriptedGenerativeBackend(lambda request: Generation("[]"), ChunkConfig(max_tokens=5, overlap_tokens=0))
+    notes = one_note(tmp_path, "one two three four five six seven eight nine ten.\n")
+    with caplog.at_level(logging.INFO):
+        report, _ = run(notes, Pipeline([NerAnnotator(backend)]), tmp_path / "out")
+    assert report.ner == NerCounts(forced_chunks=2)
+    assert "; NER: 2 overflowing (chunk cut inside a sentence, E320)" in report.summary()
+    assert caplog.text.count("[E320]") == 2
+
+
+def test_run_corpus_counts_mentions_the_concept_step_finds_no_concept_for(tmp_path, fake_backend, caplog):
+    (tmp_path / "terms.bsv").write_text("C0008031|T184|chest pain|Chest Pain\n", encoding="utf-8")
+    build_index(tmp_path / "kb.sqlite", bsv=[tmp_path / "terms.bsv"])
+    with KnowledgeIndex(tmp_path / "kb.sqlite") as index, caplog.at_level(logging.INFO):
+        steps = Pipeline([NerAnnotator(fake_backend), ConceptAnnotator(index)])
+        report, manifest = run(one_note(tmp_path), steps, tmp_path / "out")
+    assert report.ner == NerCounts(without_concepts=1)  # aspirin; chest pain has its CUI
+    assert "; NER: 1 without a concept (mentions, E516)" in report.summary()
+    assert "[E516]" in caplog.text and "'aspirin'" in caplog.text
+    assert manifest["counts"]["ner"]["without_concepts"] == 1
+
+
+def test_run_corpus_counts_dictionary_matches_of_an_unknown_tui(tmp_path, caplog):
+    bsv = tmp_path / "terms.bsv"
+    bsv.write_text("C0008031|T184|chest pain\nC0004057|T999|aspirin\n", encoding="utf-8")
+    with caplog.at_level(logging.INFO):
+        report, _ = run(one_note(tmp_path), Pipeline([DictionaryAnnotator(DictionaryConfig(bsv))]), tmp_path / "out")
+    assert report.ner == NerCounts(unknown_tuis=1)
+    assert "; NER: 1 of unknown TUI (dictionary matches, E515)" in report.summary()
+    assert "[E515]" in caplog.text and "'T999'" in caplog.text
+    written = read_xmi(tmp_path / "out" / "a.txt.xmi")
+    assert [fs.get_covered_text() for fs in written.select(MEDICATION_MENTION)] == []
+    assert [fs.get_covered_text() for fs in written.select(SIGN_SYMPTOM_MENTION)] == ["chest pain"]

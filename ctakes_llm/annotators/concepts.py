@@ -67,6 +67,14 @@ class ConceptAnnotator:
             self.counters["with_concepts"] += 1
         else:
             self.counters["without_concepts"] += 1
+            logger.info(
+                "[E516] no concept in %s for %s mention %r at [%d, %d); it is written without one",
+                self.index.path,
+                cls.label,
+                mention.text,
+                fs.begin,
+                fs.end,
+            )
 
     def describe(self) -> dict[str, object]:
         """Index path, sources and running counts, for the run manifest."""

@@ -5,7 +5,8 @@ case-insensitively and on token boundaries. Each entry's TUI gives the mention c
 table; a term whose entries fall into several classes yields one mention per class, and each mention carries one
 ``Concept`` per distinct CUI/TUI of its class (``code`` is the CUI and ``codingScheme`` is configurable, ``custom`` by
 default, as cTAKES's ``DefaultTermConsumer`` writes for a BSV dictionary). Entries whose TUI has no mention class
-(labs, devices, ...) are counted and left out; entries without a TUI take ``default_class`` when it is set.
+(labs, devices, ...) are counted and left out, as are entries whose TUI is no UMLS semantic type (``unknown_tuis``,
+logged as E515); entries without a TUI take ``default_class`` when it is set.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ctakes_llm.cas.mentions import select_mentions, set_concepts, write_mention
 from ctakes_llm.errors import ConfigError
 from ctakes_llm.knowledge.bsv import DictionaryEntry, read_bsv
 from ctakes_llm.knowledge.dictionary_matcher import DictionaryMatch, DictionaryMatcher, MatchPolicy
-from ctakes_llm.knowledge.tui_groups import mention_class
+from ctakes_llm.knowledge.tui_groups import semantic_type
 from ctakes_llm.ner.mention import Concept, Grounding, Mention, MentionClass
 from ctakes_llm.ner.sentences import split_sentences
 
@@ -210,7 +211,19 @@ class DictionaryAnnotator:
     def _class_of(self, entry: DictionaryEntry) -> MentionClass | None:
         if entry.tui is None:
             return self.config.default_class
-        return mention_class(entry.tui)
+        row = semantic_type(entry.tui)
+        if row is None:
+            self.counters["unknown_tuis"] += 1
+            logger.info(
+                "[E515] dictionary entry %s %r has TUI %r, which is no UMLS semantic type; left out. Fix the TUI "
+                "column of %s.",
+                entry.cui,
+                entry.text,
+                entry.tui,
+                self.config.path,
+            )
+            return None
+        return row.mention_class
 
     def _concept(self, entry: DictionaryEntry) -> Concept:
         return Concept(

@@ -7,11 +7,11 @@ Everything else, and every count the run report needs, lives here so all generat
 Counters (running totals over the backend's life, copied into the run report and manifest):
 
 - ``documents``, ``chunks``, ``requests``: work done;
-- ``forced_chunks``: windows that cut through a sentence too long for one window (never silently truncated);
-- ``truncated_chunks``: windows with at least one answer cut off by the output token limit;
-- ``unparseable``: parts of answers the format's parser could not read (garbage, half-JSON, truncated output);
+- ``forced_chunks``: windows that cut through a sentence too long for one window (never silently truncated; E320);
+- ``truncated_chunks``: windows with at least one answer cut off by the output token limit (E319);
+- ``unparseable``: parts of answers the format's parser could not read (garbage, half-JSON, truncated output; E318);
 - ``grounded`` (and ``grounded_exact`` / ``grounded_normalized`` / ``grounded_fuzzy``), ``ungrounded``: proposed
-  mentions found / not found in the text; ``duplicates``: proposals whose every occurrence was already taken;
+  mentions found / not found in the text (E307); ``duplicates``: proposals whose every occurrence was already taken;
   ``overlaps``: same-class overlapping mentions removed inside a window; ``merged``: the same across windows;
 - ``failed_documents``: documents the backend could not answer (the error is re-raised, see :meth:`predict`).
 """
@@ -170,6 +170,15 @@ class GenerativeNer:
         chunks = chunk_text(text, self.count_tokens, self.chunk_config)
         counts["chunks"] = len(chunks)
         counts["forced_chunks"] = sum(chunk.forced for chunk in chunks)
+        for chunk in chunks:
+            if chunk.forced:
+                logger.info(
+                    "[E320] chunk [%d, %d) cuts through a sentence longer than max_tokens=%d; a mention across the "
+                    "cut may be split or missed. Raise the chunk max_tokens if the model's context allows.",
+                    chunk.begin,
+                    chunk.end,
+                    self.chunk_config.max_tokens,
+                )
         jobs = [(index, request) for index, chunk in enumerate(chunks) for request in self.format.requests(chunk.text)]
         counts["requests"] = len(jobs)
         try:
@@ -183,8 +192,24 @@ class GenerativeNer:
         for (index, request), generation in zip(jobs, generations, strict=True):
             if generation.truncated:
                 truncated.add(index)
+                logger.info(
+                    "[E319] the answer about chunk [%d, %d) stopped at the output token limit; mentions after the cut "
+                    "are lost. Raise max_new_tokens (max_tokens for a server) or lower the chunk max_tokens.",
+                    chunks[index].begin,
+                    chunks[index].end,
+                )
             parsed = self.format.parse(generation.text, request, chunks[index].text)
             counts["unparseable"] += parsed.failures
+            if parsed.failures:
+                logger.info(
+                    "[E318] %d part(s) of a %s answer about chunk [%d, %d) could not be read: %r. Try a server with "
+                    "structured output or another prompt format.",
+                    parsed.failures,
+                    self.format.name,
+                    chunks[index].begin,
+                    chunks[index].end,
+                    generation.text[:200],
+                )
             proposals[index].extend(parsed.proposals)
         counts["truncated_chunks"] = len(truncated)
         per_chunk: list[tuple[Chunk, list[Mention]]] = []
