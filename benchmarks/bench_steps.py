@@ -20,12 +20,12 @@ import logging
 import os
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench_speed import ACI_DIR, load_notes
 from cassis import Cas
-from results_log import RESULTS_DIR, append_result
+from results_log import RESULTS_DIR, append_result, config_record
 
 from ctakes_llm.annotators.assertion import AssertionAnnotator
 from ctakes_llm.annotators.preprocess import PreprocessAnnotator
@@ -108,7 +108,7 @@ def main(config: StepsBenchConfig) -> dict[str, object]:
     numbers = measure(config)
     record = {
         "dataset": "aci_bench challenge_data",
-        "config": {key: str(value) for key, value in asdict(config).items()},
+        "config": config_record(config),
         **numbers,
     }
     append_result("steps", record, config.results_dir)

@@ -221,7 +221,7 @@ def run_corpus(inputs: Sequence[Path], pipeline: Pipeline, config: RunConfig) ->
     """
     started = time.perf_counter()
     typesystem = load_typesystem(config.typesystem)
-    output_format = OUTPUT_FORMATS[config.output_format]
+    output_format = OUTPUT_FORMATS[config.output_format].for_run()
     report = RunReport()
     llm_before, ner_before = _llm_assertion_counts(pipeline), _ner_counts(pipeline)
     stdin = list(inputs) == [STDIO]

@@ -17,7 +17,7 @@ failing document leaves no partial file.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cassis import Cas
@@ -49,6 +49,16 @@ class OutputFormat:
     render: Renderer
     main: int = 0
     single_file: bool = False
+
+    def for_run(self) -> OutputFormat:
+        """This format for one corpus run: XMI keeps its writer's type plans from one document to the next."""
+        if self.render is not _render_xmi:
+            return self
+        from ctakes_llm.cas.xmi import xmi_bytes
+        from ctakes_llm.cas.xmi_writer import XmiPlans
+
+        plans = XmiPlans()
+        return replace(self, render=lambda cas, document_id: (xmi_bytes(cas, plans),))
 
     def paths(self, stem: Path) -> tuple[Path, ...]:
         """The files a document with output stem ``stem`` gets (``stem`` + each suffix)."""

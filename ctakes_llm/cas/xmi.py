@@ -41,7 +41,7 @@ from ctakes_llm.cas.typesystem import (
     typesystem_label,
 )
 from ctakes_llm.cas.xmi_reader import XmiNotRead, deserialize_xmi
-from ctakes_llm.cas.xmi_writer import XmiNotReproduced, serialize_xmi
+from ctakes_llm.cas.xmi_writer import XmiNotReproduced, XmiPlans, serialize_xmi
 from ctakes_llm.errors import InputError, OutputError, TypeSystemError
 
 logger = logging.getLogger(__name__)
@@ -126,15 +126,16 @@ def cas_from_xmi_bytes(data: bytes, typesystem: TypeSystem | str | Path = DEFAUL
         ) from err
 
 
-def xmi_bytes(cas: Cas) -> bytes:
+def xmi_bytes(cas: Cas, plans: XmiPlans | None = None) -> bytes:
     """Serialize a CAS to XMI (UTF-8), adding a ``DocumentAnnotation`` to the initial view if it has none.
 
-    Offsets are written as UTF-16 code units, as Java UIMA counts them.
+    Offsets are written as UTF-16 code units, as Java UIMA counts them. ``plans`` (one per corpus run) keeps the
+    fast writer's per-type decisions from one document to the next.
 
     Raises:
         OutputError: cassis cannot serialize a feature structure of the CAS.
     """
-    return _serialize(cas, "the CAS")
+    return _serialize(cas, "the CAS", plans)
 
 
 def write_xmi(cas: Cas, path: Path | str, *, overwrite: bool = True) -> Path:
@@ -160,10 +161,10 @@ def write_xmi(cas: Cas, path: Path | str, *, overwrite: bool = True) -> Path:
     return path
 
 
-def _serialize(cas: Cas, target: str) -> bytes:
+def _serialize(cas: Cas, target: str, plans: XmiPlans | None = None) -> bytes:
     ensure_document_annotation(cas)
     try:
-        return serialize_xmi(cas)
+        return serialize_xmi(cas, plans)
     except XmiNotReproduced as declined:  # cassis writes the same bytes, or raises its own error
         logger.debug("%s: serializing with cassis, as the fast XMI writer declined: %s", target, declined)
     try:

@@ -2,8 +2,9 @@
 
 Why our own: cassis decides every feature's kind (string array, list, reference, boolean...) anew for each feature
 structure, through recursive type-system lookups; on cTAKES output that costs ~31 µs per feature structure. Here each
-type's *plan* (which features to write, under which XML name, how) is decided once per serialization, then every
-feature structure is written by following its type's plan, and the document is assembled as text.
+type's *plan* (which features to write, under which XML name, how) is decided once, then every feature structure is
+written by following its type's plan, and the document is assembled as text. Plans depend only on the type system, so
+a caller that writes many documents keeps them in an :class:`XmiPlans` it passes to every call.
 
 Exactness is the contract: every feature structure cassis would find (with its xmi id assignment order), the
 namespace prefixes it would pick, its attribute order, value formatting and lxml's escaping. What this module cannot
@@ -161,6 +162,8 @@ def _list_heads(node: Any) -> list[Any]:
 class _TypePlan:
     """How feature structures of one type are found and written."""
 
+    # the type's ``all_features`` list it was planned from: cassis builds a new list when a feature is added
+    all_features: list[Any]
     namespace: str  # the XML namespace of the type's package, e.g. http:///org/apache/x.ecore
     package_tail: str  # the prefix cassis asks for: the last package component
     local_name: str
@@ -201,22 +204,25 @@ class _Planner:
 
     def __init__(self, ts: TypeSystem) -> None:
         self.ts = ts
-        # keyed by id(): a Type hashes by name in Python code, a Feature not at all, and both live as long as the
-        # type system
+        # keyed by id(): a Type hashes by name in Python code and a Feature not at all. ``keep`` holds every keyed
+        # object, so no id is reused by another object while these plans live.
         self.plans: dict[int, _TypePlan] = {}
         self.rules: dict[int, _FeatureRule] = {}
         self.ranges: dict[int, _Range] = {}
+        self.keep: list[Any] = []
 
     def plan(self, t: Any) -> _TypePlan:
+        """The type's plan, decided again when the type system changed since (a feature added, the type replaced)."""
+        if self.ts.get_type(t.name) is not t:
+            raise XmiNotReproduced(f"a feature structure's type [{t.name}] is not the CAS type system's")
         plan = self.plans.get(id(t))
-        if plan is None:
+        if plan is None or plan.all_features is not t.all_features:
             plan = self.plans[id(t)] = self._plan_type(t)
+            self.keep.append(t)
         return plan
 
     def _plan_type(self, t: Any) -> _TypePlan:
         ts = self.ts
-        if ts.get_type(t.name) is not t:
-            raise XmiNotReproduced(f"a feature structure's type [{t.name}] is not the CAS type system's")
         full_name = t.name if "." in t.name else f"{_NO_NAMESPACE}.{t.name}"
         package, local_name = full_name.rsplit(".", 1)
         package_parts = package.split(".")
@@ -242,6 +248,7 @@ class _Planner:
             rule = self.rules.get(id(feature))
             if rule is None:
                 rule = self.rules[id(feature)] = self._feature_rule(feature)
+                self.keep.append(feature)
             how = rule.how
             if how == _PRIMITIVE and is_annotation and rule.xml_name in ("begin", "end"):
                 how = _OFFSET
@@ -253,6 +260,7 @@ class _Planner:
         if len(set(xml_names)) != len(xml_names):
             raise XmiNotReproduced(f"two features of [{t.name}] have the same XML name")
         return _TypePlan(
+            all_features=t.all_features,
             namespace="http:///" + package.replace(".", "/") + ".ecore",
             package_tail=package_parts[-1],
             local_name=local_name,
@@ -272,6 +280,7 @@ class _Planner:
         facts = self.ranges.get(id(range_type))
         if facts is None:
             ts = self.ts
+            self.keep.append(range_type)
             facts = self.ranges[id(range_type)] = _Range(
                 name=range_type.name,
                 string_array=ts.is_instance_of(range_type, _STRING_ARRAY),
@@ -334,19 +343,40 @@ def _follow(facts: _Range, inline: bool) -> int | None:
     return None
 
 
-class _Writer:
-    """One serialization: the type plans and namespace prefixes it has decided so far."""
+class XmiPlans:
+    """Type plans kept from one serialization to the next: make one per run and pass it to every :func:`serialize_xmi`.
 
-    def __init__(self, cas: Cas) -> None:
+    It holds the plans of one type system, the last CAS's; a CAS with another type system replaces them. A plan is
+    checked against its type the first time each document uses it, so types and features added through the type
+    system (``create_type``, ``create_feature``) get new plans. Editing a ``Feature`` object in place is not seen.
+    """
+
+    def __init__(self) -> None:
+        self._planner: _Planner | None = None
+
+    def _planner_for(self, ts: TypeSystem) -> _Planner:
+        """The plans for ``ts``: the kept ones, or new ones when ``ts`` is another type system."""
+        if self._planner is None or self._planner.ts is not ts:
+            self._planner = _Planner(ts)
+        return self._planner
+
+
+class _Writer:
+    """One serialization: the type plans it has checked so far and the namespace prefixes it has decided."""
+
+    def __init__(self, cas: Cas, planner: _Planner) -> None:
         self.cas = cas
-        self.planner = _Planner(cas.typesystem)
-        self.plans = self.planner.plans
-        self.plan = self.planner.plan
+        self.planner = planner
+        self.plans: dict[int, _TypePlan] = {}  # keyed by id(type): the plans checked for this document
         self.tags: dict[int, str] = {}  # keyed by id(type), as the plans
         # prefix -> namespace in the order cassis adds them, and the prefix each namespace got
         self.prefixes: dict[str, str] = {"xmi": _XMI_NS, "cas": _CAS_NS}
         self.prefix_of: dict[str, str] = {}
         self.numbered: dict[str, int] = {}
+
+    def plan(self, t: Any) -> _TypePlan:
+        plan = self.plans[id(t)] = self.planner.plan(t)
+        return plan
 
     def all_feature_structures(self) -> list[Any]:
         """Every feature structure reachable from the views' indexes, by xmi id; missing xmi ids are assigned.
@@ -525,17 +555,21 @@ def _sofa_element(sofa: Any) -> str:
     return "".join(out)
 
 
-def serialize_xmi(cas: Cas) -> bytes:
+def serialize_xmi(cas: Cas, plans: XmiPlans | None = None) -> bytes:
     """The UTF-8 bytes ``cas.to_xmi().encode("utf-8")`` gives with dkpro-cassis 0.12, computed faster.
 
     Like cassis, this assigns xmi ids to reachable feature structures that have none.
+
+    Args:
+        cas: The CAS to write.
+        plans: Type plans kept between calls (one per run); None decides them for this CAS alone.
 
     Raises:
         XmiNotReproduced: the CAS holds something this writer leaves to cassis (see the module docstring),
             including everything cassis itself cannot serialize.
     """
     try:
-        text = _Writer(cas).write()
+        text = _Writer(cas, (plans or XmiPlans())._planner_for(cas.typesystem)).write()
     except (ValueError, TypeError, KeyError, AttributeError, TypeNotFoundError) as err:
         raise XmiNotReproduced(f"{type(err).__name__}: {err}") from err
     bad = _NOT_XML.search(text)

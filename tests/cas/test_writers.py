@@ -108,3 +108,19 @@ def test_write_renders_before_writing_so_failure_leaves_no_file(cas: cassis.Cas,
     with pytest.raises(RuntimeError):
         fmt.write(cas, tmp_path / "note")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_for_run_xmi_keeps_plans_and_writes_the_same_bytes(cas: cassis.Cas, ts: cassis.TypeSystem) -> None:
+    plain = OUTPUT_FORMATS["xmi"]
+    run_format = plain.for_run()
+    assert run_format is not plain and run_format.suffixes == plain.suffixes
+    other = cassis.Cas(typesystem=ts)
+    other.sofa_string = "Metformin for diabetes."
+    write_mentions(other, [Mention(MentionClass.MEDICATION, 0, 9, "Metformin")], discovery_technique=3)
+    for document in (cas, other, cas):  # later documents reuse the plans the first one made
+        assert run_format.to_bytes(document, "note") == plain.to_bytes(document, "note")
+
+
+@pytest.mark.parametrize("name", ["ctakes-json", "brat", "jsonl"])
+def test_for_run_other_formats_are_unchanged(name: str) -> None:
+    assert OUTPUT_FORMATS[name].for_run() is OUTPUT_FORMATS[name]

@@ -19,11 +19,12 @@ from cassis import Cas, TypeSystem
 from ctakes_llm.annotators.assertion import AssertionAnnotator
 from ctakes_llm.annotators.ner import NerAnnotator
 from ctakes_llm.annotators.preprocess import PreprocessAnnotator
+from ctakes_llm.cas import xmi_writer
 from ctakes_llm.cas.document import ensure_document_annotation
 from ctakes_llm.cas.readers import cas_from_text
 from ctakes_llm.cas.typesystem import load_typesystem
 from ctakes_llm.cas.xmi import read_xmi, xmi_bytes
-from ctakes_llm.cas.xmi_writer import XmiNotReproduced, serialize_xmi
+from ctakes_llm.cas.xmi_writer import XmiNotReproduced, XmiPlans, serialize_xmi
 from ctakes_llm.errors import OutputError
 from ctakes_llm.ner.mention import Concept, Mention, MentionClass
 from ctakes_llm.pipeline import Pipeline
@@ -379,3 +380,130 @@ def test_xmi_bytes_falls_back_to_cassis_and_says_so(caplog: pytest.LogCaptureFix
     with caplog.at_level(logging.DEBUG, logger="ctakes_llm.cas.xmi"):
         xmi_bytes(_rebound_prefix_cas())
     assert "fast XMI writer declined: namespace prefix [textsem0]" in caplog.text
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Plans kept from one document to the next (XmiPlans).
+
+
+def _notes_typesystem() -> TypeSystem:
+    """A finding type under a base type, and two packages whose prefixes both want to be ``shared``."""
+    ts = TypeSystem()
+    base = ts.create_type("org.example.notes.Base", "uima.tcas.Annotation")
+    finding = ts.create_type("org.example.notes.Finding", base.name)
+    ts.create_feature(finding, "label", "uima.cas.String")
+    ts.create_feature(finding, "codes", "uima.cas.StringArray")
+    ts.create_feature(finding, "related", "uima.cas.FSArray")
+    ts.create_feature(finding, "score", "uima.cas.Double")
+    for package in ("org.one.shared", "org.two.shared"):
+        ts.create_type(f"{package}.Thing", "uima.tcas.Annotation")
+    return ts
+
+
+def _notes_cas(ts: TypeSystem, variant: str) -> Cas:
+    """Variant ``a``: a labelled finding after ``org.two``'s thing; ``b``: ``org.one`` first, the other features set."""
+    cas = Cas(typesystem=ts)
+    cas.sofa_string = "No chest pain; takes aspirin 😀 daily."
+    order = ("org.two.shared", "org.one.shared") if variant == "a" else ("org.one.shared", "org.two.shared")
+    things = [ts.get_type(f"{package}.Thing")(begin=3 + i, end=8 + i) for i, package in enumerate(order)]
+    for thing in things:
+        cas.add(thing)
+    finding = ts.get_type("org.example.notes.Finding")
+    if variant == "a":
+        cas.add(finding(begin=3, end=13, label='chest "pain"'))
+    else:
+        codes = ts.get_type("uima.cas.StringArray")(elements=["C0008031", "<&>"])
+        related = ts.get_type("uima.cas.FSArray")(elements=things[::-1])
+        cas.add(finding(begin=21, end=28, codes=codes, related=related, score=0.5))
+    ensure_document_annotation(cas)
+    return cas
+
+
+def test_serialize_xmi_kept_plans_give_cassis_bytes_for_documents_with_other_features_and_prefixes() -> None:
+    ts, plans = _notes_typesystem(), XmiPlans()
+    written = {}
+    for variant in ("a", "b", "a", "b"):
+        written[variant] = serialize_xmi(_notes_cas(ts, variant), plans)
+        assert written[variant] == _cassis_bytes(_notes_cas(ts, variant))
+    assert b'xmlns:shared="http:///org/two/shared.ecore"' in written["a"]
+    assert b'xmlns:shared="http:///org/one/shared.ecore"' in written["b"]
+    assert b"label=" in written["a"] and b"label=" not in written["b"]
+    assert b"<codes>C0008031</codes>" in written["b"]
+
+
+def test_serialize_xmi_kept_plans_give_cassis_bytes_across_real_documents_and_type_systems(
+    fake_backend: Any,
+) -> None:
+    plans = XmiPlans()
+    builds: list[Callable[[], Cas]] = [lambda: _pipeline_cas(fake_backend), _kinds_cas]  # _kinds_cas: a new ts
+    builds += [lambda path=param.values[0]: read_xmi(path, "4.0.0") for param in SHARED_XMIS[::2]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the 4.0.0 descriptor's duplicate refsem types
+        for build in [*builds, *builds]:
+            assert serialize_xmi(build(), plans) == _cassis_bytes(build())
+
+
+def _count_plans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the types planned from now on, in order."""
+    planned: list[str] = []
+    plan_type = xmi_writer._Planner._plan_type
+
+    def counting(self: Any, t: Any) -> Any:
+        planned.append(t.name)
+        return plan_type(self, t)
+
+    monkeypatch.setattr(xmi_writer._Planner, "_plan_type", counting)
+    return planned
+
+
+def _outcome(cas: Cas, plans: XmiPlans | None) -> bytes | str:
+    """What ``serialize_xmi`` gives: the bytes, or the message of its refusal."""
+    try:
+        return serialize_xmi(cas, plans)
+    except XmiNotReproduced as declined:
+        return str(declined)
+
+
+def test_serialize_xmi_kept_plans_are_reused_and_renewed_when_the_type_system_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    planned = _count_plans(monkeypatch)
+    ts, plans = _notes_typesystem(), XmiPlans()
+    serialize_xmi(_notes_cas(ts, "a"), plans)
+    assert "org.example.notes.Finding" in planned
+    del planned[:]
+    serialize_xmi(_notes_cas(ts, "b"), plans)
+    assert planned == []  # the same types (its arrays are written inline, as features of the finding)
+
+    ts.create_feature("org.example.notes.Base", "extra", "uima.cas.Integer")  # Finding inherits it
+    detail = ts.create_type("org.example.notes.Detail", "org.example.notes.Base")
+
+    def build() -> Cas:
+        cas = _notes_cas(ts, "a")
+        cas.remove(cas.select("org.example.notes.Finding")[0])
+        cas.add(detail(begin=0, end=2, extra=7))
+        return cas
+
+    written = serialize_xmi(build(), plans)
+    assert written == _cassis_bytes(build())
+    assert b'extra="7"' in written
+    assert planned == ["org.example.notes.Detail"]
+    # Finding's kept plan lacks the new feature: it is planned again, and behaves as plans made afresh do (cassis
+    # 0.12 keeps the class it built for Finding before the change, so a Finding has no slot for the feature)
+    kept = _outcome(_notes_cas(ts, "a"), plans)
+    assert planned == ["org.example.notes.Detail", "org.example.notes.Finding"]
+    assert kept == _outcome(_notes_cas(ts, "a"), None)
+
+    del planned[:]
+    serialize_xmi(_notes_cas(_notes_typesystem(), "a"), plans)  # another type system: nothing is reused
+    assert "org.example.notes.Finding" in planned and "org.one.shared.Thing" in planned
+
+
+def test_serialize_xmi_kept_plans_still_decline_a_type_from_another_type_system() -> None:
+    ts, plans = _notes_typesystem(), XmiPlans()
+    serialize_xmi(_notes_cas(ts, "a"), plans)
+    cas = _notes_cas(ts, "a")
+    stranger = _notes_typesystem().get_type("org.one.shared.Thing")
+    cas.add(stranger(begin=0, end=2))
+    with pytest.raises(XmiNotReproduced, match="not the CAS type system's"):
+        serialize_xmi(cas, plans)
