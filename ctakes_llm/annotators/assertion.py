@@ -17,7 +17,7 @@ from cassis.typesystem import FeatureStructure
 
 from ctakes_llm.assertion.context import ContextConfig, ContextEngine
 from ctakes_llm.assertion.llm import AssertionClassifier
-from ctakes_llm.cas.ctakes_types import F_POLARITY
+from ctakes_llm.cas.ctakes_types import F_POLARITY, SENTENCE
 from ctakes_llm.cas.mentions import decode_attributes, select_mentions, set_assertion
 from ctakes_llm.ner.mention import Grounding, Mention
 
@@ -62,7 +62,10 @@ class AssertionAnnotator:
                     grounding=Grounding.MODEL_OFFSETS,
                 )
             )
-        for fs, mention, attributes in zip(pending, mentions, self.classifier.classify(text, mentions), strict=True):
+        # preprocessing's (or cTAKES's) sentences, so the classifier need not split the note again
+        sentences = [(sentence.begin, sentence.end) for sentence in cas.select(SENTENCE)] or None
+        answers = self.classifier.classify(text, mentions, sentences)
+        for fs, mention, attributes in zip(pending, mentions, answers, strict=True):
             set_assertion(fs, {**attributes, **mention.attributes})
             self.counters["asserted"] += 1
             self.counters["negated"] += attributes.get(F_POLARITY) == "-1"

@@ -8,7 +8,8 @@ through a spaCy tokenizer and sentence splitter whose offsets differ from ours (
 scope, and map categories to cTAKES's assertion features on code-point spans we already have. That is about two
 hundred lines with no dependency, and the rules stay data (``rules_en.json``) that users can edit or extend.
 
-Algorithm, per sentence (:func:`ctakes_llm.ner.sentences.split_sentences`):
+Algorithm, per sentence (the caller's, such as the CAS's ``Sentence`` annotations, or else
+:func:`ctakes_llm.ner.sentences.split_sentences`):
 
 1. Every rule's regular expression is matched in the sentence, except those that the sentence's words rule out
    (:class:`~ctakes_llm.assertion.rules.RuleIndex`). Overlapping matches are resolved longest first, so
@@ -55,7 +56,8 @@ class ContextConfig:
         max_scope: Scope limit in word tokens for rules that set none; None means up to the sentence boundary.
             The default, 8, gave the best negation F1 on MACCROBAT's train split (5: same F1, lower recall;
             None: lower precision).
-        break_on_newline: Passed to ``split_sentences``: a line break ends a sentence (cTAKES's behaviour).
+        break_on_newline: Passed to ``split_sentences``: a line break ends a sentence (cTAKES's behaviour). Unused
+            when the caller gives the sentences.
     """
 
     rules_path: str | Path | None = None
@@ -129,21 +131,42 @@ class ContextEngine:
         kept.sort(key=lambda cue: (cue.begin, cue.end))
         return kept
 
-    def categories(self, text: str, mentions: Sequence[Mention]) -> list[frozenset[Category]]:
-        """The categories that modify each mention, in the order of ``mentions``."""
-        sentences = split_sentences(text, break_on_newline=self.config.break_on_newline)
+    def categories(
+        self, text: str, mentions: Sequence[Mention], sentences: Sequence[tuple[int, int]] | None = None
+    ) -> list[frozenset[Category]]:
+        """The categories that modify each mention, in the order of ``mentions``.
+
+        Args:
+            text: The document text the offsets index (code points).
+            mentions: The mentions to assert.
+            sentences: The text's sentences as ``(begin, end)`` code points, e.g. the CAS's ``Sentence``
+                annotations, so that a note preprocessing has split is not split again; None splits ``text``.
+
+        Returns:
+            One set of categories per mention.
+        """
+        spans = (
+            split_sentences(text, break_on_newline=self.config.break_on_newline)
+            if sentences is None
+            else sorted(sentences)
+        )
         result: list[frozenset[Category]] = []
         cache: dict[tuple[int, int], list[Cue]] = {}
         for mention in mentions:
-            sentence = _sentence_of(sentences, mention, len(text))
+            sentence = _sentence_of(spans, mention, len(text))
             if sentence not in cache:
                 cache[sentence] = self.find_cues(text, *sentence)
             result.append(self._modifying(text, sentence, cache[sentence], mention))
         return result
 
-    def classify(self, text: str, mentions: Sequence[Mention]) -> list[dict[str, str]]:
-        """cTAKES assertion attributes for each mention (the :class:`AssertionClassifier` protocol)."""
-        return [attributes_for(found) for found in self.categories(text, mentions)]
+    def classify(
+        self, text: str, mentions: Sequence[Mention], sentences: Sequence[tuple[int, int]] | None = None
+    ) -> list[dict[str, str]]:
+        """cTAKES assertion attributes for each mention (the :class:`AssertionClassifier` protocol).
+
+        ``sentences`` are as in :meth:`categories`.
+        """
+        return [attributes_for(found) for found in self.categories(text, mentions, sentences)]
 
     def _modifying(
         self, text: str, sentence: tuple[int, int], cues: Sequence[Cue], mention: Mention

@@ -45,8 +45,13 @@ ANSWER_KEYS: dict[str, Category] = {
 class AssertionClassifier(Protocol):
     """Gives the cTAKES assertion attributes of each mention of a text (the rule engine is one)."""
 
-    def classify(self, text: str, mentions: Sequence[Mention]) -> list[dict[str, str]]:
-        """One attribute dict per mention, in order, with cTAKES string encodings."""
+    def classify(
+        self, text: str, mentions: Sequence[Mention], sentences: Sequence[tuple[int, int]] | None = None
+    ) -> list[dict[str, str]]:
+        """One attribute dict per mention, in order, with cTAKES string encodings.
+
+        ``sentences`` are the text's sentence spans when the caller has them (the CAS's); None: find them.
+        """
         ...
 
 
@@ -130,8 +135,13 @@ class LlmAssertionClassifier:
         self.model = dict(model or {})
         self.counters: Counter[str] = Counter()
 
-    def classify(self, text: str, mentions: Sequence[Mention]) -> list[dict[str, str]]:
-        """One attribute dict per mention; mentions the model did not answer get the fallback's attributes."""
+    def classify(
+        self, text: str, mentions: Sequence[Mention], sentences: Sequence[tuple[int, int]] | None = None
+    ) -> list[dict[str, str]]:
+        """One attribute dict per mention; mentions the model did not answer get the fallback's attributes.
+
+        ``sentences`` go to the fallback; the prompts quote sentences of :func:`split_sentences`.
+        """
         if not mentions:
             return []
         parsed: dict[int, frozenset[Category]] = {}
@@ -144,7 +154,8 @@ class LlmAssertionClassifier:
         self.counters["fallback"] += len(missing)
         fallback: dict[int, dict[str, str]] = {}
         if missing:
-            fallback = dict(zip(missing, self.fallback.classify(text, [mentions[i] for i in missing]), strict=True))
+            answers = self.fallback.classify(text, [mentions[i] for i in missing], sentences)
+            fallback = dict(zip(missing, answers, strict=True))
         return [attributes_for(parsed[i]) if i in parsed else fallback[i] for i in range(len(mentions))]
 
     def _ask(self, text: str, group: Sequence[Mention]) -> dict[int, frozenset[Category]]:

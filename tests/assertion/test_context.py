@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from ctakes_llm.annotators.preprocess import PreprocessAnnotator, PreprocessConfig
 from ctakes_llm.assertion.context import ContextConfig, ContextEngine, Cue, assert_mentions, attributes_for
 from ctakes_llm.assertion.rules import Category, ContextRule, Direction
+from ctakes_llm.cas.ctakes_types import SENTENCE, WORD_TOKEN
+from ctakes_llm.cas.readers import cas_from_text, decode_text
 from ctakes_llm.corpora.brat import read_brat_corpus
 from ctakes_llm.corpora.label_map import load_label_map
 from ctakes_llm.corpora.splits import read_split
@@ -214,3 +217,52 @@ def test_context_finds_a_cue_written_with_a_character_that_only_folds_to_ascii()
     text = "Patient DENIE\u017f fever."  # a long s, which matches "s" case-insensitively
     cues = ContextEngine().find_cues(text)
     assert [text[c.begin : c.end] for c in cues if c.rule.category is Category.NEGATED_EXISTENCE] == ["DENIE\u017f"]
+
+
+def _preprocessed(text: str, break_on_newline: bool) -> tuple[list[tuple[int, int]], list[Mention]]:
+    """The sentences preprocessing puts in the CAS, and a mention on every word token of three letters or more."""
+    cas = cas_from_text(text, "4.0.0")
+    PreprocessAnnotator(PreprocessConfig(break_on_newline=break_on_newline)).process(cas)
+    sentences = [(fs.begin, fs.end) for fs in cas.select(SENTENCE)]
+    words = [fs for fs in cas.select(WORD_TOKEN) if fs.end - fs.begin >= 3]
+    return sentences, [Mention(MentionClass.SIGN_SYMPTOM, w.begin, w.end, w.get_covered_text()) for w in words]
+
+
+@pytest.mark.parametrize("break_on_newline", [True, False])
+def test_context_cas_sentences_give_the_categories_of_splitting_on_ctakes_example_notes(
+    shared_dir: Path, break_on_newline: bool
+) -> None:
+    paths = sorted(p for p in (shared_dir / "ctakes" / "notes").rglob("*") if p.is_file() and p.suffix != ".xml")
+    engine = ContextEngine(config=ContextConfig(break_on_newline=break_on_newline))
+    modified = 0
+    for path in paths:
+        text = decode_text(path.read_bytes(), "auto", source=path.name)  # some are cp1252
+        sentences, mentions = _preprocessed(text, break_on_newline)
+        reused = engine.categories(text, mentions, sentences)
+        assert reused == engine.categories(text, mentions), path.name
+        modified += sum(bool(found) for found in reused)
+    assert len(paths) >= 15 and modified > 50  # cues were found, so the comparison means something
+
+
+def test_context_cas_sentences_give_the_categories_of_splitting_on_maccrobat_test(shared_dir: Path) -> None:
+    corpus = shared_dir / "data" / "maccrobat"
+    docs = read_brat_corpus(corpus / "brat", load_label_map("maccrobat"), read_split(corpus, "test"))
+    engine = ContextEngine()
+    negated = 0
+    for doc in docs:
+        sentences, _ = _preprocessed(doc.text, break_on_newline=True)
+        bare = [replace(m, attributes={}) for m in doc.mentions]
+        reused = engine.classify(doc.text, bare, sentences)
+        assert reused == engine.classify(doc.text, bare), doc.text[:60]
+        negated += sum(found["polarity"] == "-1" for found in reused)
+    assert negated > 10
+
+
+def test_context_given_sentences_bound_the_scope() -> None:
+    text = "No fever and chills today."
+    chills = Mention(MentionClass.SIGN_SYMPTOM, text.index("chills"), text.index("chills") + 6, "chills")
+    engine = ContextEngine()
+    assert engine.categories(text, [chills]) == [frozenset({Category.NEGATED_EXISTENCE})]
+    cut = [(0, text.index(" and")), (text.index("and"), len(text))]  # a sentence boundary the splitter would not make
+    assert engine.categories(text, [chills], cut) == [frozenset()]
+    assert engine.categories(text, [chills], cut[::-1]) == [frozenset()]  # in any order

@@ -1,0 +1,15 @@
+"""The LLM assertion classifier hands the caller's sentences to the rules that answer what the model does not."""
+
+from __future__ import annotations
+
+from ctakes_llm.assertion.llm import LlmAssertionClassifier
+from ctakes_llm.ner.mention import Mention, MentionClass
+
+
+def test_llm_classifier_fallback_uses_the_given_sentences() -> None:
+    text = "No fever and chills today."
+    chills = Mention(MentionClass.SIGN_SYMPTOM, text.index("chills"), text.index("chills") + 6, "chills")
+    classifier = LlmAssertionClassifier(lambda prompt: "no answer")  # every mention falls back to the rules
+    assert classifier.classify(text, [chills])[0]["polarity"] == "-1"
+    cut = [(0, text.index(" and")), (text.index("and"), len(text))]  # "No" is in the first sentence only
+    assert classifier.classify(text, [chills], cut)[0]["polarity"] == "1"
