@@ -584,6 +584,20 @@ def compare(
     help="bfloat16 autocast for forward passes: faster on CPUs with AVX512-BF16 or AMX, slower elsewhere.",
 )
 @click.option(
+    "--silver",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Mentions a teacher LLM wrote ('annotate' output: XMI, BRAT or JSONL), trained on as if they annotated all "
+    "five classes; repeatable. A text that is a MACCROBAT dev or test document is refused.",
+)
+@click.option(
+    "--silver-weight",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Loss weight of the silver windows relative to MACCROBAT windows.",
+)
+@click.option(
     "--export",
     "export_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -610,17 +624,22 @@ def train(
     unlabelled_corpora: str,
     student_layers: int | None,
     bf16_autocast: bool,
+    silver: tuple[Path, ...],
+    silver_weight: float,
     export_dir: Path | None,
 ) -> None:
     """Fine-tune a token-classification student on MACCROBAT train (dev split for model selection).
 
     Seeded and resumable: OUTPUT_DIR gets train.log, metrics.jsonl, checkpoint.pt and best/ (the model with the
-    best dev strict F1). The test split is never read. Use the result with 'annotate --model OUTPUT_DIR/best'.
+    best dev strict F1). The test split is read only to keep its texts out of --silver corpora. Use the result with
+    'annotate --model OUTPUT_DIR/best'.
 
     \b
     Example:
       ctakes-llm train runs/student --epochs 6 --export my_student/
       ctakes-llm train runs/distilled --teacher runs/a/best --teacher runs/b/best --unlabelled-corpora aci_bench
+      ctakes-llm annotate notes/ -o silver/ --backend openai --base-url http://gpu:8000/v1 --model my-llm
+      ctakes-llm train runs/llm-distilled --silver silver/ --silver-weight 0.5
     """
     from ctakes_llm.training.config import TrainConfig
     from ctakes_llm.training.loop import train_student
@@ -645,6 +664,8 @@ def train(
         unlabelled_corpora=tuple(name for name in unlabelled_corpora.split(",") if name),
         student_layers=student_layers,
         bf16_autocast=bf16_autocast,
+        silver=silver,
+        silver_weight=silver_weight,
     )
     result = train_student(config)
     click.echo(

@@ -47,6 +47,10 @@ class TrainConfig:
             (a smaller, faster student); None keeps all.
         bf16_autocast: Run forward passes under bfloat16 autocast (weights and optimizer stay float32). About 1.6x
             faster steps on a CPU with AVX512-BF16 or AMX; on other CPUs it is slower, so it is off by default.
+        silver: Corpora of mentions a teacher LLM wrote (what ``ctakes-llm annotate`` writes: XMI, BRAT or JSONL),
+            added to the training windows as if they annotated all five classes; they get teacher soft targets
+            too when ``teachers`` is given. None may repeat a MACCROBAT dev or test text.
+        silver_weight: Loss weight of the silver windows relative to MACCROBAT windows.
     """
 
     output_dir: Path
@@ -71,6 +75,8 @@ class TrainConfig:
     unlabelled_corpora: tuple[str, ...] = ()
     student_layers: int | None = None
     bf16_autocast: bool = False
+    silver: tuple[Path, ...] = ()
+    silver_weight: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "output_dir", Path(self.output_dir))
@@ -78,6 +84,7 @@ class TrainConfig:
         if self.base_model is not None:
             object.__setattr__(self, "base_model", Path(self.base_model))
         object.__setattr__(self, "teachers", tuple(Path(teacher) for teacher in self.teachers))
+        object.__setattr__(self, "silver", tuple(Path(path) for path in self.silver))
         unknown = [name for name in self.extra_corpora if name not in EXTRA_CORPORA]
         if unknown:
             raise ConfigError(f"[E530] unknown extra corpora {unknown}; choose from {', '.join(EXTRA_CORPORA)}")
@@ -114,6 +121,8 @@ class TrainConfig:
             raise ConfigError(
                 f"[E535] extra_weight must be > 0 and max_steps >= 1 or None; got {self.extra_weight}, {self.max_steps}"
             )
+        if not self.silver_weight > 0:
+            raise ConfigError(f"[E523] silver_weight must be > 0, got {self.silver_weight}")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ctakes_llm.cas.atomic import atomic_open, atomic_write
 from ctakes_llm.corpora.aci_bench import read_aci_bench_notes
+from ctakes_llm.corpora.document import GoldDocument
 from ctakes_llm.ner.bio import BIO_LABELS
 from ctakes_llm.training.config import PRIMARY_CORPUS, EpochScore, TrainConfig, TrainResult
 from ctakes_llm.training.data import LabelledWindow, label_windows, load_corpus, padded_inputs, unlabelled_windows
@@ -24,6 +25,7 @@ from ctakes_llm.training.distill import (
 )
 from ctakes_llm.training.model_io import default_base_model, load_student, save_model
 from ctakes_llm.training.predict import dev_f1, predict_spans
+from ctakes_llm.training.silver import SILVER_LABEL_MAP, read_silver
 
 logger = logging.getLogger("ctakes_llm.training")
 
@@ -33,11 +35,12 @@ _MASKED_LOGIT = -1e4
 
 
 def train_student(config: TrainConfig) -> TrainResult:
-    """Fine-tune a token-classification student on the MACCROBAT train split (plus optional extra corpora).
+    """Fine-tune a token-classification student on the MACCROBAT train split (plus optional extra and silver corpora).
 
-    The dev split picks the best epoch; the test split is never read. Progress goes to ``train.log`` and
-    ``metrics.jsonl`` in ``config.output_dir``; a checkpoint is written every ``config.checkpoint_every`` steps and
-    after each epoch, and a rerun with ``resume=True`` continues from it with the same data order.
+    The dev split picks the best epoch; the test split is read only to keep its texts out of silver corpora.
+    Progress goes to ``train.log`` and ``metrics.jsonl`` in ``config.output_dir``; a checkpoint is written every
+    ``config.checkpoint_every`` steps and after each epoch, and a rerun with ``resume=True`` continues from it with
+    the same data order.
     """
     import torch
 
@@ -86,6 +89,8 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
         extra = label_windows(docs, extra_map, tokenizer, config.max_wordpieces, config.extra_weight)
         logger.info("%s train: %d docs, %d windows (weight %s)", corpus, len(docs), len(extra), config.extra_weight)
         windows.extend(extra)
+    if config.silver:
+        windows.extend(_silver_windows(config, tokenizer, dev_docs))
     for corpus in config.unlabelled_corpora:
         notes = read_aci_bench_notes(config.data_dir / corpus, "train")
         unlabelled = unlabelled_windows(notes, tokenizer, config.max_wordpieces)
@@ -204,6 +209,27 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
         result.best_dev_strict_f1,
     )
     return result
+
+
+def _silver_windows(config: TrainConfig, tokenizer: Any, dev_docs: Sequence[GoldDocument]) -> list[LabelledWindow]:
+    """Windows of every silver corpus; MACCROBAT test is read here only so that no silver text repeats it."""
+    test_docs, _ = load_corpus(config.data_dir, PRIMARY_CORPUS, "test")
+    held_out = {"dev": dev_docs, "test": test_docs}
+    windows: list[LabelledWindow] = []
+    for path in config.silver:
+        docs = read_silver(path, held_out)
+        silver = label_windows(docs, SILVER_LABEL_MAP, tokenizer, config.max_wordpieces, config.silver_weight)
+        mentions = sum(len(doc.mentions) for doc in docs)
+        logger.info(
+            "silver %s: %d docs, %d mentions, %d windows (weight %s)",
+            path,
+            len(docs),
+            mentions,
+            len(silver),
+            config.silver_weight,
+        )
+        windows.extend(silver)
+    return windows
 
 
 def _optimizer(model: Any, config: TrainConfig, total_steps: int, torch: Any) -> tuple[Any, Any]:

@@ -6,6 +6,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ctakes_llm.cli import cli
+from ctakes_llm.ner.mention import MentionClass
+from ctakes_llm.training.data import label_windows
 
 
 def test_cli_train_runs_resumes_and_exports_a_loadable_student(tmp_path: Path, tiny_base, tiny_data) -> None:  # type: ignore[no-untyped-def]
@@ -57,3 +59,41 @@ def test_cli_train_distils_a_smaller_student_from_teachers_on_unlabelled_notes(
     assert logged["unlabelled_corpora"] == ["aci_bench"] and logged["student_layers"] == 1 and logged["bf16_autocast"]
     missing = CliRunner().invoke(cli, ["train", str(tmp_path / "x"), *common, "--unlabelled-corpora", "aci_bench"])
     assert missing.exit_code != 0 and "E595" in missing.output
+
+
+def test_cli_train_adds_llm_silver_windows_and_refuses_a_dev_text(
+    tmp_path: Path, tiny_base, tiny_data, fake_backend, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from test_silver import NOTE, annotate
+
+    from ctakes_llm.training import loop
+
+    weights: dict[str, set[float]] = {}
+
+    def spy(docs, label_map, *args, **kwargs):  # type: ignore[no-untyped-def]
+        windows = label_windows(docs, label_map, *args, **kwargs)
+        weights.setdefault(label_map.corpus, set()).update(window.weight for window in windows)
+        return windows
+
+    monkeypatch.setattr(loop, "label_windows", spy)
+    silver = annotate(tmp_path, fake_backend, {"a.txt": NOTE})
+    out = tmp_path / "run"
+    common = ["--base-model", str(tiny_base), "--data-dir", str(tiny_data), "--threads", "1", "--max-wordpieces", "32"]
+    fit = ["--epochs", "1", "--batch-size", "1", "--max-steps", "2"]
+    result = CliRunner().invoke(
+        cli, ["train", str(out), *common, *fit, "--silver", str(silver), "--silver-weight", "0.5"]
+    )
+    assert result.exit_code == 0, result.output
+    log = (out / "train.log").read_text()
+    assert f"silver {silver}: 1 docs, 2 mentions, 1 windows (weight 0.5)" in log
+    logged = json.loads(log.split(" config ", 1)[1].split("; ", 1)[0])
+    assert logged["silver"] == [str(silver)] and logged["silver_weight"] == 0.5
+    assert "; 3 steps (3 per epoch)" in log  # two MACCROBAT train windows and the silver one, one per batch
+    assert weights == {"maccrobat": {1.0}, "silver": {0.5}}
+
+    fake_backend.terms = {"pain": MentionClass.SIGN_SYMPTOM}
+    leaky = annotate(
+        tmp_path / "leak", fake_backend, {"b.txt": (tiny_data / "maccrobat" / "brat" / "b.txt").read_text()}
+    )
+    refused = CliRunner().invoke(cli, ["train", str(tmp_path / "leak-run"), *common, "--silver", str(leaky)])
+    assert refused.exit_code == 1 and "[E522]" in refused.output and "dev document 'b'" in refused.output
