@@ -99,11 +99,9 @@ def load_corpus(
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if _looks_like_pubtator(p))
         documents = [doc for file in files for doc in read_pubtator(file, labels)]
     if documents and not any(doc.mentions for doc in documents):
-        logger.warning(
-            "[E559] %s: %d documents but no mention of the five classes; pass a label map for its labels",
-            root,
-            len(documents),
-        )
+        label_free = fmt in (CorpusFormat.XMI, CorpusFormat.JSONL)  # their labels are cTAKES types, no map applies
+        hint = "it holds no cTAKES mentions" if label_free else "pass a label map for its labels"
+        logger.warning("[E559] %s: %d documents but no mention of the five classes; %s", root, len(documents), hint)
     return sorted(documents, key=lambda doc: doc.doc_id)
 
 

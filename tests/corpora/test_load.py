@@ -114,3 +114,14 @@ def test_load_corpus_refuses_mixed_empty_and_unknown(tmp_path: Path, shared_dir:
         load_corpus(tmp_path / "mixed", format="conll")
     [doc] = load_corpus(tmp_path / "mixed", format="xmi")
     assert doc.doc_id == "b"
+
+
+def test_load_corpus_warns_when_no_mention_has_a_class(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_brat(tmp_path / "brat", "a", labels=("Sign_symptom", "Medication_x"))
+    (tmp_path / "annotations.jsonl").write_text(json.dumps({"id": "a", "text": TEXT, "mentions": []}) + "\n")
+    load_corpus(tmp_path / "brat")
+    load_corpus(tmp_path / "annotations.jsonl")
+    warnings = [record.getMessage() for record in caplog.records if "E559" in record.getMessage()]
+    assert len(warnings) == 2
+    assert "pass a label map" in warnings[0]  # BRAT labels go through a map
+    assert "no cTAKES mentions" in warnings[1] and "label map" not in warnings[1]  # JSONL has none
