@@ -55,9 +55,13 @@ class AssertionClassifier(Protocol):
         ...
 
 
-def build_prompt(text: str, mentions: Sequence[Mention]) -> str:
-    """A prompt that lists each mention with its sentence and asks for one JSON object per mention."""
-    sentences = split_sentences(text)
+def build_prompt(text: str, mentions: Sequence[Mention], sentences: Sequence[tuple[int, int]] | None = None) -> str:
+    """A prompt that lists each mention with its sentence and asks for one JSON object per mention.
+
+    ``sentences`` are the text's sentence spans (the CAS's); None splits the text with :func:`split_sentences`.
+    """
+    if sentences is None:
+        sentences = split_sentences(text)
     lines = [
         "For each numbered clinical mention, say how the sentence asserts it. Answer one JSON object per line:",
         '{"id": <n>, "negated": bool, "uncertain": bool, "hypothetical": bool, "historical": bool, "family": bool}',
@@ -140,15 +144,17 @@ class LlmAssertionClassifier:
     ) -> list[dict[str, str]]:
         """One attribute dict per mention; mentions the model did not answer get the fallback's attributes.
 
-        ``sentences`` go to the fallback; the prompts quote sentences of :func:`split_sentences`.
+        ``sentences`` (the CAS's) are what the prompts quote and what the fallback scopes by; None: each splits the
+        text itself.
         """
         if not mentions:
             return []
+        quoted = split_sentences(text) if sentences is None else sentences  # the fallback splits its own way
         parsed: dict[int, frozenset[Category]] = {}
         size = self.config.mentions_per_prompt
         for start in range(0, len(mentions), size):
             group = mentions[start : start + size]
-            parsed.update((start + index, found) for index, found in self._ask(text, group).items())
+            parsed.update((start + index, found) for index, found in self._ask(text, group, quoted).items())
         missing = [i for i in range(len(mentions)) if i not in parsed]
         self.counters["model_answers"] += len(parsed)
         self.counters["fallback"] += len(missing)
@@ -158,11 +164,13 @@ class LlmAssertionClassifier:
             fallback = dict(zip(missing, answers, strict=True))
         return [attributes_for(parsed[i]) if i in parsed else fallback[i] for i in range(len(mentions))]
 
-    def _ask(self, text: str, group: Sequence[Mention]) -> dict[int, frozenset[Category]]:
+    def _ask(
+        self, text: str, group: Sequence[Mention], sentences: Sequence[tuple[int, int]]
+    ) -> dict[int, frozenset[Category]]:
         """The model's categories for the group's mentions it answered readably (index in the group)."""
         self.counters["prompts"] += 1
         try:
-            answer = self.generate(build_prompt(text, group))
+            answer = self.generate(build_prompt(text, group, sentences))
         except BackendError as err:
             self.counters["model_errors"] += 1
             logger.warning(
