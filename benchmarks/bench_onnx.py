@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import logging
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -291,15 +290,6 @@ def time_rounds(predictors: dict[str, Predict], notes: Sequence[str], repeats: i
     return seconds
 
 
-def _spread(values: Sequence[float]) -> dict[str, float]:
-    return {
-        "median": round(statistics.median(values), 3),
-        "min": round(min(values), 3),
-        "max": round(max(values), 3),
-        "n": len(values),
-    }
-
-
 def _build_variants(
     config: OnnxBenchConfig, work: Path, backend: Any, calibration: Sequence[dict[str, np.ndarray]]
 ) -> dict[str, tuple[Path, dict[str, Any]]]:
@@ -327,7 +317,7 @@ def run(config: OnnxBenchConfig) -> list[dict[str, Any]]:
     """Build the variants, check their logits, score and time them with the baselines; append and return one
     record per variant (baselines included)."""
     from bench_speed import load_notes
-    from results_log import append_result, config_record
+    from results_log import append_result, config_record, spread
 
     from ctakes_llm.backends.model_source import weights_sha256
     from ctakes_llm.backends.token_classifier import Dtype, TokenClassifierBackend, TokenClassifierConfig
@@ -411,8 +401,8 @@ def run(config: OnnxBenchConfig) -> list[dict[str, Any]]:
     for name in predictors:
         relative = [b / v for b, v in zip(ms_per_1k["torch-bf16"], ms_per_1k[name], strict=True)]
         numbers = {
-            "ms_per_1k_chars": _spread(ms_per_1k[name]),
-            "speedup_vs_torch_bf16": _spread(relative),
+            "ms_per_1k_chars": spread(ms_per_1k[name]),
+            "speedup_vs_torch_bf16": spread(relative),
             "ms_per_1k_chars_by_round": [round(value, 2) for value in ms_per_1k[name]],
         }
         record = base | {"variant": name} | numbers | {"scores": scores.get(name)} | details[name]

@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from results_log import RESULTS_DIR, append_result
+from results_log import RESULTS_DIR, append_result, spread
 
 logger = logging.getLogger("bench_speed")
 
@@ -131,15 +130,6 @@ def random_head_model(directory: Path) -> Path:
     return directory
 
 
-def _spread(values: list[float]) -> dict[str, float]:
-    return {
-        "median": round(statistics.median(values), 3),
-        "min": round(min(values), 3),
-        "max": round(max(values), 3),
-        "n": len(values),
-    }
-
-
 def _run_child(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
     """Run a command; return its wall seconds, CPU seconds (user + system), peak RSS in MiB and standard output."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -214,9 +204,9 @@ def measure_model(config: SpeedBenchConfig, model: str, variant: Variant, chars:
     return {
         "measure": "model",
         "variant": asdict(variant),
-        "ms_per_1k_chars": _spread([s * 1000 / (chars / 1000) for s in seconds]),
-        "cpu_ms_per_1k_chars": _spread([s * 1000 / (chars / 1000) for s in worker["cpu_seconds"]]),
-        "notes_per_s": _spread([notes / s for s in seconds]),
+        "ms_per_1k_chars": spread([s * 1000 / (chars / 1000) for s in seconds]),
+        "cpu_ms_per_1k_chars": spread([s * 1000 / (chars / 1000) for s in worker["cpu_seconds"]]),
+        "notes_per_s": spread([notes / s for s in seconds]),
         "peak_rss_mib": round(peak_mib, 1),
         "load_s": round(worker["load_s"], 3),
         "mentions": worker["mentions"],
@@ -290,19 +280,19 @@ def measure_annotate(config: SpeedBenchConfig, model: str, notes: list[str]) -> 
                     "io": label,
                     "annotate_batch_size": config.annotate_batch_size,
                     "backend_options": backend_options,
-                    "wall_s": _spread(walls),
-                    "startup_s": _spread(startups),
-                    "ms_per_1k_chars_after_startup": _spread(
+                    "wall_s": spread(walls),
+                    "startup_s": spread(startups),
+                    "ms_per_1k_chars_after_startup": spread(
                         [(w - s) * 1000 / (rest_chars / 1000) for w, s in zip(walls, startups, strict=True)]
                     ),
-                    "cpu_ms_per_1k_chars_after_startup": _spread(
+                    "cpu_ms_per_1k_chars_after_startup": spread(
                         [(c - s) * 1000 / (rest_chars / 1000) for c, s in zip(cpus, startup_cpus, strict=True)]
                     ),
-                    "ms_per_1k_chars_with_startup": _spread([w * 1000 / (chars / 1000) for w in walls]),
-                    "notes_per_s_after_startup": _spread(
+                    "ms_per_1k_chars_with_startup": spread([w * 1000 / (chars / 1000) for w in walls]),
+                    "notes_per_s_after_startup": spread(
                         [(len(notes) - 1) / (w - s) for w, s in zip(walls, startups, strict=True)]
                     ),
-                    "peak_rss_mib": _spread(peaks),
+                    "peak_rss_mib": spread(peaks),
                 }
             )
     return results

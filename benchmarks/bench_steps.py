@@ -18,14 +18,13 @@ import argparse
 import json
 import logging
 import os
-import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench_speed import ACI_DIR, load_notes
 from cassis import Cas
-from results_log import RESULTS_DIR, append_result, config_record
+from results_log import RESULTS_DIR, append_result, config_record, spread
 
 from ctakes_llm.annotators.assertion import AssertionAnnotator
 from ctakes_llm.annotators.preprocess import PreprocessAnnotator
@@ -93,11 +92,7 @@ def measure(config: StepsBenchConfig) -> dict[str, object]:
     result: dict[str, object] = {"notes": len(notes), "chars": chars, "repeats": config.repeats}
     for index, step in enumerate(("preprocess", "assertion")):
         per_1k = [run[index] * 1000 / (chars / 1000) for run in runs]
-        result[f"{step}_ms_per_1k_chars"] = {
-            "median": round(statistics.median(per_1k), 3),
-            "min": round(min(per_1k), 3),
-            "max": round(max(per_1k), 3),
-        }
+        result[f"{step}_ms_per_1k_chars"] = spread(per_1k)
     result["mentions_asserted_per_pass"] = assertion.counters["asserted"] // (config.repeats + 1)
     result["load_average"] = {"before": load_before, "after": load_after}
     return result

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cassis import Cas, TypeSystem, load_cas_from_xmi
-from results_log import append_result, config_record
+from results_log import append_result, config_record, spread
 
 from ctakes_llm.cas.xmi import _plan_additions, _scan, cas_from_xmi_bytes, read_xmi
 from ctakes_llm.cas.xmi_reader import XmiNotRead, deserialize_xmi
@@ -84,14 +84,6 @@ READERS: dict[str, Callable[[bytes, TypeSystem], Cas]] = {
 }
 
 
-def _summary(values: list[float]) -> dict[str, float]:
-    return {
-        "median": round(statistics.median(values), 4),
-        "min": round(min(values), 4),
-        "max": round(max(values), 4),
-    }
-
-
 def _timings(functions: dict[str, Callable[..., Any]], inputs: Sequence[tuple[Any, ...]], repeats: int) -> Any:
     """CPU and wall seconds of each function over all inputs, per repeat, the functions interleaved."""
     cpu: dict[str, list[float]] = {name: [] for name in functions}
@@ -108,9 +100,9 @@ def _timings(functions: dict[str, Callable[..., Any]], inputs: Sequence[tuple[An
 
 def _numbers(cpu: list[float], wall: list[float], chars: int, structures: int) -> dict[str, dict[str, float]]:
     return {
-        "cpu_ms_per_1k_chars": _summary([1e6 * s / chars for s in cpu]),
-        "wall_ms_per_1k_chars": _summary([1e6 * s / chars for s in wall]),
-        "cpu_us_per_feature_structure": _summary([1e6 * s / structures for s in cpu]),
+        "cpu_ms_per_1k_chars": spread([1e6 * s / chars for s in cpu], 4),
+        "wall_ms_per_1k_chars": spread([1e6 * s / chars for s in wall], 4),
+        "cpu_us_per_feature_structure": spread([1e6 * s / structures for s in cpu], 4),
     }
 
 

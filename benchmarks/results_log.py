@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
+from collections.abc import Sequence
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
@@ -47,6 +49,16 @@ def append_result(benchmark: str, record: dict[str, Any], results_dir: Path = RE
 def config_record(config: Any) -> dict[str, str]:
     """A benchmark's config dataclass as strings, so paths and enums land in JSON as the user typed them."""
     return {key: str(value) for key, value in asdict(config).items()}
+
+
+def spread(values: Sequence[float], digits: int = 3) -> dict[str, float]:
+    """Median, minimum, maximum and count of repeated measurements: the median is the number, the range its noise."""
+    return {
+        "median": round(statistics.median(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+        "n": len(values),
+    }
 
 
 def _git(*args: str) -> str:
