@@ -570,7 +570,8 @@ def compare(
 @click.option(
     "--unlabelled-corpora",
     default="",
-    help="Corpora without entity gold whose train split the teachers label (aci_bench); needs --teacher.",
+    help="Comma-separated corpora without entity gold whose train split the teachers label: aci_bench (visit notes), "
+    "aci_bench_dialogues (the same visits' doctor-patient dialogues); needs --teacher.",
 )
 @click.option(
     "--student-layers",

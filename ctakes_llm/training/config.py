@@ -9,7 +9,11 @@ from ctakes_llm.errors import ConfigError
 
 PRIMARY_CORPUS = "maccrobat"
 EXTRA_CORPORA = ("ncbi_disease", "bc5cdr")
-UNLABELLED_CORPORA = ("aci_bench",)
+#: unlabelled corpus name -> (folder under the data dir, CSV column): ACI-bench's visit notes or their dialogues
+UNLABELLED_CORPORA: dict[str, tuple[str, str]] = {
+    "aci_bench": ("aci_bench", "note"),
+    "aci_bench_dialogues": ("aci_bench", "dialogue"),
+}
 SAVE_DTYPES = ("float32", "bfloat16", "float16")
 
 

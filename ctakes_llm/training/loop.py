@@ -14,7 +14,7 @@ from ctakes_llm.cas.atomic import atomic_open, atomic_write
 from ctakes_llm.corpora.aci_bench import read_aci_bench_notes
 from ctakes_llm.corpora.document import GoldDocument
 from ctakes_llm.ner.bio import BIO_LABELS
-from ctakes_llm.training.config import PRIMARY_CORPUS, EpochScore, TrainConfig, TrainResult
+from ctakes_llm.training.config import PRIMARY_CORPUS, UNLABELLED_CORPORA, EpochScore, TrainConfig, TrainResult
 from ctakes_llm.training.data import LabelledWindow, label_windows, load_corpus, padded_inputs, unlabelled_windows
 from ctakes_llm.training.distill import (
     SoftTargets,
@@ -92,7 +92,8 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
     if config.silver:
         windows.extend(_silver_windows(config, tokenizer, dev_docs))
     for corpus in config.unlabelled_corpora:
-        notes = read_aci_bench_notes(config.data_dir / corpus, "train")
+        folder, column = UNLABELLED_CORPORA[corpus]
+        notes = read_aci_bench_notes(config.data_dir / folder, "train", column)
         unlabelled = unlabelled_windows(notes, tokenizer, config.max_wordpieces)
         logger.info("%s train (unlabelled): %d notes, %d windows", corpus, len(notes), len(unlabelled))
         windows.extend(unlabelled)

@@ -131,6 +131,7 @@ def test_config_needs_teachers_for_unlabelled_corpora(tmp_path: Path) -> None:
         TrainConfig(output_dir=tmp_path, unlabelled_corpora=("aci_bench",))
     with pytest.raises(ConfigError, match=r"\[E594\]"):
         TrainConfig(output_dir=tmp_path, teachers=(tmp_path,), unlabelled_corpora=("mimic",))
+    TrainConfig(output_dir=tmp_path, teachers=(tmp_path,), unlabelled_corpora=("aci_bench", "aci_bench_dialogues"))
     with pytest.raises(ConfigError, match=r"\[E596\]"):
         TrainConfig(output_dir=tmp_path, distill_weight=0)
 
@@ -138,6 +139,7 @@ def test_config_needs_teachers_for_unlabelled_corpora(tmp_path: Path) -> None:
 def test_read_aci_bench_notes_skips_blank_notes_and_names_a_bad_file(tmp_path: Path) -> None:
     _aci_bench(tmp_path)
     assert read_aci_bench_notes(tmp_path / "aci_bench", "train") == NOTES
+    assert read_aci_bench_notes(tmp_path / "aci_bench", "train", "dialogue") == ["[doctor] hi"] * len(NOTES)
     (tmp_path / "aci_bench" / "train.csv").write_text("dataset,dialogue\naci,hello\n", encoding="utf-8")
     with pytest.raises(CorpusError, match=r"\[E542\].*train\.csv"):
         read_aci_bench_notes(tmp_path / "aci_bench", "train")
