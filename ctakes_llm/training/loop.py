@@ -95,7 +95,7 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
         folder, column = UNLABELLED_CORPORA[corpus]
         notes = read_aci_bench_notes(config.data_dir / folder, "train", column)
         unlabelled = unlabelled_windows(notes, tokenizer, config.max_wordpieces)
-        logger.info("%s train (unlabelled): %d notes, %d windows", corpus, len(notes), len(unlabelled))
+        logger.info("%s train (unlabelled): %d texts, %d windows", corpus, len(notes), len(unlabelled))
         windows.extend(unlabelled)
     soft: list[SoftTargets] = []
     if config.teachers:

@@ -103,7 +103,7 @@ def test_training_with_teachers_on_unlabelled_notes(tmp_path, tiny_base, tiny_da
     )
     result = train_student(config)
     log = (tmp_path / "student" / "train.log").read_text()
-    assert "aci_bench train (unlabelled): 2 notes" in log
+    assert "aci_bench train (unlabelled): 2 texts" in log
     assert "soft targets from 1 teachers" in log
     student = AutoModelForTokenClassification.from_pretrained(str(result.best_model_dir))
     assert student.config.num_hidden_layers == 1
