@@ -63,6 +63,13 @@ class LabelMap:
         return self.alternatives.get(cls, frozenset({cls}))
 
 
+#: Labels that are cTAKES class labels (``DiseaseDisorder``, ...), every class annotated: what our own BRAT and JSON
+#: Lines outputs carry, so a corpus an annotate run wrote reads with it.
+CTAKES_LABEL_MAP = LabelMap(
+    corpus="ctakes", labels={cls.label: cls for cls in MentionClass}, annotated_classes=frozenset(MentionClass)
+)
+
+
 def load_label_map(name_or_path: str | Path) -> LabelMap:
     """Load a bundled mapping by corpus name (``maccrobat``, ``ncbi_disease``, ``bc5cdr``) or a JSON file path.
 

@@ -31,7 +31,7 @@ from ctakes_llm.cas.typesystem import DEFAULT_TYPESYSTEM
 from ctakes_llm.corpora.anafora import is_anafora_file, read_anafora_corpus
 from ctakes_llm.corpora.brat import read_brat_corpus
 from ctakes_llm.corpora.document import GoldDocument
-from ctakes_llm.corpora.label_map import LabelMap, load_label_map
+from ctakes_llm.corpora.label_map import CTAKES_LABEL_MAP, LabelMap, load_label_map
 from ctakes_llm.corpora.pubtator import read_pubtator
 from ctakes_llm.corpora.xmi_gold import read_xmi_corpus
 from ctakes_llm.errors import ConfigError, CorpusError
@@ -236,8 +236,4 @@ def _label_map(value: LabelMap | str | Path | None, fmt: CorpusFormat) -> LabelM
         return load_label_map(value)
     if fmt is CorpusFormat.ANAFORA:
         return load_label_map("anafora")
-    return LabelMap(
-        corpus="ctakes",
-        labels={cls.label: cls for cls in MentionClass},
-        annotated_classes=frozenset(MentionClass),
-    )
+    return CTAKES_LABEL_MAP

@@ -12,20 +12,17 @@ A silver document whose text is a held-out MACCROBAT document would leak dev (mo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ctakes_llm.corpora.document import GoldDocument
-from ctakes_llm.corpora.label_map import LabelMap
+from ctakes_llm.corpora.label_map import CTAKES_LABEL_MAP
 from ctakes_llm.corpora.load import load_corpus
 from ctakes_llm.errors import CorpusError
-from ctakes_llm.ner.mention import MentionClass
 from ctakes_llm.training.config import PRIMARY_CORPUS
 
-SILVER_LABEL_MAP = LabelMap(
-    corpus="silver",
-    labels={cls.label: cls for cls in MentionClass},
-    annotated_classes=frozenset(MentionClass),
-)
+#: cTAKES class labels, every class annotated; named ``silver`` so its windows can be told apart
+SILVER_LABEL_MAP = replace(CTAKES_LABEL_MAP, corpus="silver")
 
 _HELD_OUT_USE = {"dev": "dev is for model selection only", "test": "test is for evaluation only"}
 
