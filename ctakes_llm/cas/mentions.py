@@ -52,12 +52,12 @@ from ctakes_llm.cas.ctakes_types import (
     ONTOLOGY_CONCEPT,
     UMLS_CONCEPT,
 )
+from ctakes_llm.cas.uima_names import FS_ARRAY
 from ctakes_llm.errors import OutputError, TypeSystemError
 from ctakes_llm.ner.mention import Concept, Grounding, Mention, MentionClass
 
 logger = logging.getLogger(__name__)
 
-FS_ARRAY = "uima.cas.FSArray"
 
 # cTAKES CONST: polarity -1 negated / 1 not negated (0: never set); uncertainty and historyOf 1 present / 0 absent.
 POLARITY_NEGATED = "-1"

@@ -18,7 +18,8 @@ from cassis import Cas, TypeSystem
 
 from ctakes_llm.cas.document import CTAKES_TEXT_MIME, ensure_document_annotation, ensure_document_id
 from ctakes_llm.cas.typesystem import DEFAULT_TYPESYSTEM, as_typesystem
-from ctakes_llm.cas.xmi import XMI_NS, cas_from_xmi_bytes
+from ctakes_llm.cas.uima_names import XMI_NS
+from ctakes_llm.cas.xmi import cas_from_xmi_bytes
 from ctakes_llm.errors import InputError
 
 logger = logging.getLogger(__name__)

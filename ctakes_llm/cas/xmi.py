@@ -40,18 +40,16 @@ from ctakes_llm.cas.typesystem import (
     extend_typesystem,
     typesystem_label,
 )
+from ctakes_llm.cas.uima_names import ANNOTATION, CAS_NS, FS_ARRAY, STRING_ARRAY, XMI_NS
 from ctakes_llm.cas.xmi_reader import XmiNotRead, deserialize_xmi
 from ctakes_llm.cas.xmi_writer import XmiNotReproduced, XmiPlans, serialize_xmi
 from ctakes_llm.errors import InputError, OutputError, TypeSystemError
 
 logger = logging.getLogger(__name__)
 
-XMI_NS = "http://www.omg.org/XMI"
-CAS_NS = "http:///uima/cas.ecore"
 _XMI_ID = f"{{{XMI_NS}}}id"
 _CAS_INTERNAL = {"NULL", "Sofa", "View"}
 _TOP = "uima.cas.TOP"
-_ANNOTATION = "uima.tcas.Annotation"
 _ANNOTATION_BASE = "uima.cas.AnnotationBase"
 _INT32 = range(-(2**31), 2**31)
 _MAX_REPORTED = 3
@@ -399,7 +397,7 @@ class _Planner:
     def _infer(self, type_name: str, features: list[str]) -> TypeDef:
         offsets = self.scan.missing_types.get(type_name, set())
         if {"sofa", "begin", "end"} <= offsets:
-            supertype = _ANNOTATION
+            supertype = ANNOTATION
         elif "sofa" in offsets:
             supertype = _ANNOTATION_BASE
         else:
@@ -417,12 +415,12 @@ class _Planner:
 
 def _infer_feature(name: str, values: list[str], as_children: bool, ids: set[int]) -> FeatureDef:
     if as_children:
-        return FeatureDef(name, "uima.cas.StringArray", multiple_references_allowed=False)
+        return FeatureDef(name, STRING_ARRAY, multiple_references_allowed=False)
     tokens = [value.split() for value in values]
     if any(tokens) and all(all(_is_canonical_int(t) and int(t) in ids for t in ts) for ts in tokens):
         if all(len(ts) == 1 for ts in tokens):
             return FeatureDef(name, _TOP)
-        return FeatureDef(name, "uima.cas.FSArray", multiple_references_allowed=False)
+        return FeatureDef(name, FS_ARRAY, multiple_references_allowed=False)
     if values and all(v in ("true", "false") for v in values):
         return FeatureDef(name, "uima.cas.Boolean")
     if values and all(_is_canonical_int(v) for v in values):

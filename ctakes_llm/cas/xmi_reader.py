@@ -29,21 +29,17 @@ from cassis.cas import IdGenerator, Sofa
 from cassis.typesystem import TypeNotFoundError
 from lxml import etree
 
-_XMI_ID = "{http://www.omg.org/XMI}id"
-_ROOT = "{http://www.omg.org/XMI}XMI"
-_SOFA = "{http:///uima/cas.ecore}Sofa"
-_VIEW = "{http:///uima/cas.ecore}View"
+from ctakes_llm.cas.uima_names import ANNOTATION, CAS_NS, FLOATS, FS_ARRAY, FS_LIST, STRING_ARRAY, STRING_LIST, XMI_NS
+
+_XMI_ID = f"{{{XMI_NS}}}id"
+_ROOT = f"{{{XMI_NS}}}XMI"
+_SOFA = f"{{{CAS_NS}}}Sofa"
+_VIEW = f"{{{CAS_NS}}}View"
 _INITIAL_VIEW = "_InitialView"
 _NO_NAMESPACE = "uima.noNamespace."
 
-_ANNOTATION = "uima.tcas.Annotation"
 _SOFA_TYPE = "uima.cas.Sofa"
-_FS_ARRAY = "uima.cas.FSArray"
-_FS_LIST = "uima.cas.FSList"
-_STRING_ARRAY = "uima.cas.StringArray"
-_STRING_LIST = "uima.cas.StringList"
 _INTEGERS = frozenset({"uima.cas.Integer", "uima.cas.Short", "uima.cas.Long", "uima.cas.Byte"})
-_FLOATS = frozenset({"uima.cas.Float", "uima.cas.Double"})
 _BOOLEANS = {"true": True, "false": False}  # cassis refuses any other spelling
 _SOFA_STRINGS = frozenset({"sofaID", "mimeType", "sofaString", "sofaURI", "sofaArray"})
 
@@ -115,13 +111,13 @@ _ARRAY_VALUES: dict[str, _Convert] = {
     "uima.cas.LongArray": lambda value: [int(v) for v in value.split()],
     "uima.cas.BooleanArray": _booleans,
     "uima.cas.ByteArray": _hex_bytes,
-    _STRING_ARRAY: _no_strings,
+    STRING_ARRAY: _no_strings,
 }
 # The element type and node types of each primitive list type, as cassis builds inline lists.
 _LIST_TYPES: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "uima.cas.IntegerList": (int, "uima.cas.EmptyIntegerList", "uima.cas.NonEmptyIntegerList"),
     "uima.cas.FloatList": (float, "uima.cas.EmptyFloatList", "uima.cas.NonEmptyFloatList"),
-    _STRING_LIST: (str, "uima.cas.EmptyStringList", "uima.cas.NonEmptyStringList"),
+    STRING_LIST: (str, "uima.cas.EmptyStringList", "uima.cas.NonEmptyStringList"),
 }
 
 
@@ -206,7 +202,7 @@ class _Planner:
         ts = self.ts
         attributes: dict[str, _Rule] = {_XMI_ID: ("xmiID", _INT, None)}
         children: dict[str, _Convert] = {}
-        string_array = ts.is_instance_of(t.name, _STRING_ARRAY)
+        string_array = ts.is_instance_of(t.name, STRING_ARRAY)
         if string_array:
             children["elements"] = _same
         for feature in t.all_features:
@@ -226,7 +222,7 @@ class _Planner:
             attributes=attributes,
             children=children,
             has_sofa=t.get_feature("sofa") is not None,
-            is_annotation=ts.is_instance_of(t.name, _ANNOTATION),
+            is_annotation=ts.is_instance_of(t.name, ANNOTATION),
         )
 
     def _attribute_rule(self, t: Any, feature: Any, string_array: bool) -> tuple[str, _Rule]:
@@ -249,7 +245,7 @@ class _Planner:
                 kind = _STRING
             elif range_type.name in _INTEGERS:
                 kind = _INT
-            elif range_type.name in _FLOATS:
+            elif range_type.name in FLOATS:
                 kind = _FLOAT
             elif range_type.name == "uima.cas.Boolean":
                 kind = _BOOLEAN
@@ -263,11 +259,11 @@ class _Planner:
             kind, convert = _CONVERTED, _inline_array(range_type)
         elif ts.is_primitive_list(range_type) and inline:
             kind, convert = _CONVERTED, _inline_list(range_type)
-        elif t.name == _FS_ARRAY:
+        elif t.name == FS_ARRAY:
             kind = _FS_ARRAY_ELEMENTS
-        elif range_type.name == _FS_ARRAY and inline:
+        elif range_type.name == FS_ARRAY and inline:
             kind = _FS_ARRAY_VALUE
-        elif range_type.name == _FS_LIST and inline:
+        elif range_type.name == FS_LIST and inline:
             kind, convert = _FS_LIST_VALUE, _fs_list(range_type)
         return attribute, (name, kind, convert)
 
@@ -276,9 +272,9 @@ class _Planner:
         """Child elements cassis reads: the strings of a StringArray or StringList written inline."""
         if feature.multipleReferencesAllowed or feature.name in ("self_", "type_"):
             return None
-        if feature.rangeType.name == _STRING_ARRAY:
+        if feature.rangeType.name == STRING_ARRAY:
             return _child_strings(feature.rangeType)
-        if feature.rangeType.name == _STRING_LIST:
+        if feature.rangeType.name == STRING_LIST:
             return _child_string_list(feature.rangeType)
         return None
 
@@ -450,7 +446,7 @@ class _Reader:
     def resolve(self) -> None:
         """References to the feature structures they point at; sofa ids to the parsed sofas."""
         structures = self.structures
-        fs_array = self.ts.get_type(_FS_ARRAY)
+        fs_array = self.ts.get_type(FS_ARRAY)
         for fs, values in self.unresolved:
             for key, kind, value, convert in values:
                 if kind == _REFERENCE:

@@ -27,18 +27,12 @@ from typing import Any
 from cassis import Cas, TypeSystem
 from cassis.typesystem import FeatureStructure, TypeNotFoundError, is_non_empty_list_fs
 
-_XMI_NS = "http://www.omg.org/XMI"
-_CAS_NS = "http:///uima/cas.ecore"
+from ctakes_llm.cas.uima_names import ANNOTATION, CAS_NS, FLOATS, FS_ARRAY, FS_LIST, STRING_ARRAY, STRING_LIST, XMI_NS
+
 _HEAD = "<?xml version='1.0' encoding='UTF-8'?>\n"
 
-_ANNOTATION = "uima.tcas.Annotation"
 _ARRAY_BASE = "uima.cas.ArrayBase"
-_FS_ARRAY = "uima.cas.FSArray"
-_FS_LIST = "uima.cas.FSList"
-_STRING_ARRAY = "uima.cas.StringArray"
-_STRING_LIST = "uima.cas.StringList"
 _BOOLEAN = "uima.cas.Boolean"
-_FLOATS = frozenset({"uima.cas.Float", "uima.cas.Double"})
 _NO_NAMESPACE = "uima.noNamespace"
 # cassis keeps these Python attributes of a feature structure out of the XMI
 _NOT_FEATURES = frozenset({"xmiID", "type"})
@@ -232,13 +226,13 @@ class _Planner:
         if t.supertype is None:
             raise XmiNotReproduced(f"a feature structure has type [{t.name}], which cassis cannot write")
         array_format: int | None = None
-        if t.name == _STRING_ARRAY:
+        if t.name == STRING_ARRAY:
             array_format = _INLINE_STRINGS
-        elif t.name == _FS_ARRAY:
+        elif t.name == FS_ARRAY:
             array_format = _INLINE_FS_ARRAY
         elif ts.is_primitive_array(t.name):
             array_format = _INLINE_PRIMITIVES
-        is_annotation = ts.is_instance_of(t, _ANNOTATION)
+        is_annotation = ts.is_instance_of(t, ANNOTATION)
         names = []
         features = []
         follow = []
@@ -283,8 +277,8 @@ class _Planner:
             self.keep.append(range_type)
             facts = self.ranges[id(range_type)] = _Range(
                 name=range_type.name,
-                string_array=ts.is_instance_of(range_type, _STRING_ARRAY),
-                string_list=ts.is_instance_of(range_type, _STRING_LIST),
+                string_array=ts.is_instance_of(range_type, STRING_ARRAY),
+                string_list=ts.is_instance_of(range_type, STRING_LIST),
                 primitive_array=ts.is_primitive_array(range_type),
                 primitive_list=ts.is_primitive_list(range_type),
                 collection=ts.is_array(range_type) or ts.is_list(range_type),
@@ -310,22 +304,22 @@ def _feature_format(facts: _Range, inline: bool, xml_name: str) -> int:
     if inline and facts.string_array:
         return _INLINE_STRINGS
     if inline and facts.string_list:
-        if facts.name != _STRING_LIST:  # cassis refuses a NonEmptyStringList range when there is a value
+        if facts.name != STRING_LIST:  # cassis refuses a NonEmptyStringList range when there is a value
             raise XmiNotReproduced(f"feature [{xml_name}] has range [{facts.name}]")
         return _INLINE_STRING_LIST
     if inline and facts.primitive_array:
         return _INLINE_PRIMITIVES
     if inline and facts.primitive_list:
         return _INLINE_PRIMITIVE_LIST
-    if inline and facts.name == _FS_ARRAY:
+    if inline and facts.name == FS_ARRAY:
         return _INLINE_FS_ARRAY
-    if inline and facts.name == _FS_LIST:
+    if inline and facts.name == FS_LIST:
         return _INLINE_FS_LIST
     if xml_name == "sofa":
         return _REFERENCE
     if facts.name == _BOOLEAN:
         return _BOOLEAN_VALUE
-    if facts.name in _FLOATS:
+    if facts.name in FLOATS:
         return _FLOAT_VALUE
     if facts.primitive:
         return _PRIMITIVE
@@ -336,9 +330,9 @@ def _follow(facts: _Range, inline: bool) -> int | None:
     """How cassis's traversal follows a non-primitive feature; ``None``: an inline primitive collection, not at all."""
     if not inline or not facts.collection:
         return _FOLLOW_REFERENCE
-    if facts.name == _FS_ARRAY:
+    if facts.name == FS_ARRAY:
         return _FOLLOW_FS_ARRAY
-    if facts.name == _FS_LIST:
+    if facts.name == FS_LIST:
         return _FOLLOW_FS_LIST
     return None
 
@@ -370,7 +364,7 @@ class _Writer:
         self.plans: dict[int, _TypePlan] = {}  # keyed by id(type): the plans checked for this document
         self.tags: dict[int, str] = {}  # keyed by id(type), as the plans
         # prefix -> namespace in the order cassis adds them, and the prefix each namespace got
-        self.prefixes: dict[str, str] = {"xmi": _XMI_NS, "cas": _CAS_NS}
+        self.prefixes: dict[str, str] = {"xmi": XMI_NS, "cas": CAS_NS}
         self.prefix_of: dict[str, str] = {}
         self.numbered: dict[str, int] = {}
 
