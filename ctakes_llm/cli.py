@@ -540,6 +540,13 @@ def compare(
 @click.option("--seed", default=13, show_default=True)
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1), help="CPU threads for torch.")
 @click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    help="Where the model trains: auto is CUDA when torch sees one.",
+)
+@click.option(
     "--max-steps",
     default=None,
     type=click.IntRange(min=1),
@@ -617,6 +624,7 @@ def train(
     max_wordpieces: int,
     seed: int,
     threads: int,
+    device: str,
     max_steps: int | None,
     checkpoint_every: int,
     no_resume: bool,
@@ -659,6 +667,7 @@ def train(
         checkpoint_every=checkpoint_every,
         resume=not no_resume,
         threads=threads,
+        device=device,
         max_steps=max_steps,
         teachers=teachers,
         distill_weight=distill_weight,

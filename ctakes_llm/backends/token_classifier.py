@@ -165,7 +165,7 @@ class TokenClassifierBackend:
         self.source = resolve_model(config.model or default_model_dir(), offline=config.offline)
         if config.num_threads is not None:
             torch.set_num_threads(config.num_threads)
-        self.device = _pick_device(config.device)
+        self.device = pick_device(config.device)
         self.dtype = _pick_dtype(config.dtype, self.device)
         self._tokenizer, self._model = _load_pretrained(self.source, config.offline, self.dtype, self.device)
         self._tags = _bio_tags(self._model.config.id2label, self.source)
@@ -433,7 +433,12 @@ def _trimmable(text: str, begin: int, end: int, char: str, *, first: bool) -> bo
     return True
 
 
-def _pick_device(device: str) -> str:
+def pick_device(device: str) -> str:
+    """Resolve ``auto`` to CUDA when torch sees one, else CPU.
+
+    Raises:
+        ConfigError: ``cuda`` asked for but torch sees no CUDA device.
+    """
     import torch
 
     if device == "auto":

@@ -55,17 +55,20 @@ def teacher_distributions(
 ) -> list[SoftTargets]:
     """Each window's mean teacher label distribution, ``[len(input_ids), len(BIO_LABELS)]``.
 
+    The teachers run on the device their weights are on.
+
     Rows of the special tokens ([CLS], [SEP]) are zero, which :func:`soft_cross_entropy` leaves unscored.
     """
     import torch
 
     targets: list[SoftTargets] = [np.zeros((len(w.input_ids), len(BIO_LABELS)), np.float32) for w in windows]
     order = sorted(range(len(windows)), key=lambda index: len(windows[index].input_ids))
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_autocast):
+    device = next(teachers[0].parameters()).device
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16_autocast):
         for first in range(0, len(order), batch_size):
             batch = order[first : first + batch_size]
             ids, attention = padded_inputs([windows[index].input_ids for index in batch])
-            mean = ensemble_log_probs(teachers, ids, attention).exp()
+            mean = ensemble_log_probs(teachers, ids.to(device), attention.to(device)).exp().cpu()
             for row, index in enumerate(batch):
                 length = len(windows[index].input_ids)
                 targets[index][1 : length - 1] = mean[row, 1 : length - 1].numpy()

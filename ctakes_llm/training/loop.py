@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from ctakes_llm.backends.token_classifier import pick_device
 from ctakes_llm.cas.atomic import atomic_open, atomic_write
 from ctakes_llm.corpora.aci_bench import read_aci_bench_notes
 from ctakes_llm.corpora.document import GoldDocument
@@ -79,11 +80,15 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
     started = time.monotonic()
     torch.manual_seed(config.seed)
     base = config.base_model or default_base_model()
+    device = pick_device(config.device)
     model, tokenizer = load_student(base, config.student_layers)
+    model.to(device)
     train_docs, label_map = load_corpus(config.data_dir, PRIMARY_CORPUS, "train")
     dev_docs, _ = load_corpus(config.data_dir, PRIMARY_CORPUS, "dev")
     windows = label_windows(train_docs, label_map, tokenizer, config.max_wordpieces)
-    logger.info("base %s; %s train: %d docs, %d windows", base, PRIMARY_CORPUS, len(train_docs), len(windows))
+    logger.info(
+        "base %s on %s; %s train: %d docs, %d windows", base, device, PRIMARY_CORPUS, len(train_docs), len(windows)
+    )
     for corpus in config.extra_corpora:
         docs, extra_map = load_corpus(config.data_dir, corpus, "train")
         extra = label_windows(docs, extra_map, tokenizer, config.max_wordpieces, config.extra_weight)
@@ -99,7 +104,7 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
         windows.extend(unlabelled)
     soft: list[SoftTargets] = []
     if config.teachers:
-        teachers = load_teachers(config.teachers, tokenizer)
+        teachers = [teacher.to(device) for teacher in load_teachers(config.teachers, tokenizer)]
         soft = teacher_distributions(teachers, windows, bf16_autocast=config.bf16_autocast)
         del teachers
         logger.info("soft targets from %d teachers on %d windows", len(config.teachers), len(windows))
@@ -111,11 +116,13 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
     state: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "best_f1": -1.0, "best_epoch": 0, "history": []}
     checkpoint_path = config.output_dir / CHECKPOINT
     if config.resume and checkpoint_path.is_file():
-        saved = torch.load(checkpoint_path, weights_only=False)
+        saved = torch.load(checkpoint_path, weights_only=False, map_location="cpu")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         torch.set_rng_state(saved["rng"])
+        if device == "cuda" and saved.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
         state = saved["state"]
         logger.info(
             "resumed from %s at step %d (epoch %d, batch %d)",
@@ -134,6 +141,7 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if device == "cuda" else None,
             "state": state,
         }
         with atomic_open(checkpoint_path, "wb", encoding=None) as handle:
@@ -147,12 +155,12 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
         for batch_index in range(state["batch"], steps_per_epoch):
             chosen = order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size].tolist()
             rows = [windows[i] for i in chosen]
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16_autocast):
-                logits, allowed, weights = _forward_inputs(model, rows, torch)
+            with torch.autocast(device, dtype=torch.bfloat16, enabled=config.bf16_autocast):
+                logits, allowed, weights = _forward_inputs(model, rows, torch, device)
             logits = logits.float()
             loss = partial_label_loss(logits, allowed, weights)
             if soft:
-                targets = padded_targets([soft[i] for i in chosen], logits.shape[1])
+                targets = padded_targets([soft[i] for i in chosen], logits.shape[1]).to(device)
                 distilled = soft_cross_entropy(logits, targets, weights)
                 loss = (1 - config.distill_weight) * loss + config.distill_weight * distilled
             loss.backward()
@@ -181,7 +189,7 @@ def _train(config: TrainConfig, torch: Any) -> TrainResult:
             checkpoint()
             logger.info("stopped at step %d (max_steps); rerun with resume to continue", state["step"])
             break
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16_autocast):
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=config.bf16_autocast):
             predicted = predict_spans(model, tokenizer, [d.text for d in dev_docs], config.max_wordpieces)
         strict, lenient = dev_f1(dev_docs, predicted)
         score = EpochScore(epoch + 1, state["step"], strict, lenient, running / max(1, state["batch"]))
@@ -252,10 +260,10 @@ def _optimizer(model: Any, config: TrainConfig, total_steps: int, torch: Any) ->
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
 
-def _forward_inputs(model: Any, rows: Sequence[LabelledWindow], torch: Any) -> tuple[Any, Any, Any]:
+def _forward_inputs(model: Any, rows: Sequence[LabelledWindow], torch: Any, device: str) -> tuple[Any, Any, Any]:
     ids, attention = padded_inputs([row.input_ids for row in rows])
     masks, _ = padded_inputs([row.allowed for row in rows])
-    allowed = ((masks[..., None] >> torch.arange(len(BIO_LABELS))) & 1).bool()
-    weights = torch.tensor([row.weight for row in rows], dtype=torch.float)
-    logits = model(input_ids=ids, attention_mask=attention).logits
+    allowed = ((masks[..., None] >> torch.arange(len(BIO_LABELS))) & 1).bool().to(device)
+    weights = torch.tensor([row.weight for row in rows], dtype=torch.float, device=device)
+    logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits
     return logits, allowed, weights

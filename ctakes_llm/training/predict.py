@@ -26,7 +26,7 @@ def predict_spans(
     """Predicted (class, begin, end) spans for each text.
 
     ``model`` may be a list of models sharing labels and vocabulary: their label distributions are averaged (an
-    ensemble, as distillation teachers are).
+    ensemble, as distillation teachers are), all on one device.
     """
     import torch
 
@@ -40,13 +40,14 @@ def predict_spans(
     results: list[list[Span]] = [[] for _ in texts]
     for member in models:
         member.eval()
+    device = next(models[0].parameters()).device
     with torch.inference_mode():
         for start in range(0, len(jobs), batch_size):
             batch = jobs[start : start + batch_size]
             ids, attention = padded_inputs(
                 [[tokenizer.cls_token_id, *window.input_ids, tokenizer.sep_token_id] for _, window in batch]
             )
-            log_probs = ensemble_log_probs(models, ids, attention)
+            log_probs = ensemble_log_probs(models, ids.to(device), attention.to(device)).cpu()
             for row, (doc_index, window) in enumerate(batch):
                 tags = viterbi_tags(log_probs[row, 1 : len(window.input_ids) + 1].tolist())
                 results[doc_index].extend((s.cls, s.begin, s.end) for s in decode_bio(tags, window.offsets))

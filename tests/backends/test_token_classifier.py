@@ -316,3 +316,13 @@ def test_token_classifier_widens_spans_to_whole_words(keyword_token_model: Path)
     assert snapped.counters["word_snapped_spans"] == 1
     (raw,) = load(str(keyword_token_model), TokenClassifierConfig(snap_to_words=False)).predict([text])
     assert [m.text for m in raw] == ["aspirin"]
+
+
+@pytest.mark.gpu
+def test_token_classifier_on_cuda_tags_as_on_cpu(keyword_token_model: Path) -> None:
+    text = NOTES[2] * 3
+    backend = load(str(keyword_token_model), TokenClassifierConfig(device="auto"))
+    assert backend.device == "cuda" and backend.dtype == "bfloat16"
+    (mentions,) = backend.predict([text])
+    _assert_well_formed(text, mentions)
+    assert [(m.cls, m.text) for m in mentions] == _keyword_mentions(text)

@@ -68,3 +68,37 @@ def test_train_student_saves_loadable_model_and_resumes_identically(tmp_path, ti
 def test_config_rejects_unknown_extra_corpus(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"\[E530\]"):
         TrainConfig(output_dir=tmp_path, extra_corpora=("i2b2",))
+
+
+def test_config_rejects_unknown_device(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[E524\]"):
+        TrainConfig(output_dir=tmp_path, device="tpu")
+
+
+def test_training_on_cuda_without_cuda_is_refused(tmp_path, tiny_base, tiny_data) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here; test_train_student_on_cuda covers it")
+    with pytest.raises(ConfigError, match=r"\[E227\]"):
+        train_student(_config(tmp_path / "run", tiny_base, tiny_data, device="cuda"))
+    assert not (tmp_path / "run" / "best").exists()
+
+
+@pytest.mark.gpu
+def test_train_student_on_cuda_matches_cpu_and_resumes(tmp_path, tiny_base, tiny_data, tokenizer) -> None:  # type: ignore[no-untyped-def]
+    """On CUDA (bf16 autocast, teachers too) training learns what it learns on CPU, resumes, and saves CPU weights."""
+    from transformers import AutoModelForTokenClassification
+
+    teacher = train_student(_config(tmp_path / "teacher", tiny_base, tiny_data, device="cpu")).best_model_dir
+    options = dict(device="cuda", bf16_autocast=True, teachers=(teacher,))
+    straight = train_student(_config(tmp_path / "straight", tiny_base, tiny_data, **options))
+    assert straight.steps == 6 and "on cuda" in (tmp_path / "straight" / "train.log").read_text()
+    interrupted = tmp_path / "interrupted"
+    train_student(_config(interrupted, tiny_base, tiny_data, max_steps=3, **options))
+    resumed = train_student(_config(interrupted, tiny_base, tiny_data, **options))
+    assert [h.loss for h in resumed.history][-1] == pytest.approx(straight.history[-1].loss, rel=1e-3)
+    model = AutoModelForTokenClassification.from_pretrained(str(straight.best_model_dir))
+    assert next(model.parameters()).device.type == "cpu"
+    on_cpu = train_student(_config(tmp_path / "cpu", tiny_base, tiny_data, teachers=(teacher,), device="cpu"))
+    assert straight.history[-1].loss == pytest.approx(on_cpu.history[-1].loss, rel=0.05)
