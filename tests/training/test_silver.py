@@ -103,3 +103,15 @@ def test_config_takes_silver_paths_and_refuses_a_non_positive_weight(tmp_path: P
     for weight in (0.0, -1.0, float("nan")):
         with pytest.raises(ConfigError, match=r"\[E523\]"):
             TrainConfig(output_dir=tmp_path, silver_weight=weight)
+
+
+def test_silver_refuses_a_note_that_pastes_a_held_out_passage(tmp_path, fake_backend) -> None:  # type: ignore[no-untyped-def]
+    passage = "A 54-year-old man presented with two weeks of chest pain radiating to the left arm."
+    dev = GoldDocument("dev-3", f"Case report. {passage} He was treated and recovered.", ())
+    pasted = f"Visit note.\n{passage.upper()}\nTakes aspirin daily.\n"
+    leaky = annotate(tmp_path, fake_backend, {"a.txt": pasted})
+    with pytest.raises(CorpusError, match=r"\[E522\].*'a\.txt'.*dev document 'dev-3' \(\"a 54-year-old man"):
+        read_silver(leaky, {"dev": [dev]})
+    eleven_words = " ".join(passage.split()[:11])
+    short = annotate(tmp_path / "short", fake_backend, {"b.txt": f"Visit note. {eleven_words} today. {NOTE}"})
+    assert len(read_silver(short, {"dev": [dev]})) == 1
