@@ -596,7 +596,7 @@ def compare(
     multiple=True,
     type=click.Path(exists=True, path_type=Path),
     help="Mentions a teacher LLM wrote ('annotate' output: XMI, BRAT or JSONL), trained on as if they annotated all "
-    "five classes; repeatable. A text that is a MACCROBAT dev or test document is refused.",
+    "five classes; repeatable. A text sharing 12 consecutive words with a MACCROBAT dev or test document is refused.",
 )
 @click.option(
     "--silver-weight",

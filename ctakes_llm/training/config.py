@@ -58,7 +58,7 @@ class TrainConfig:
             so it is off by default.
         silver: Corpora of mentions a teacher LLM wrote (what ``ctakes-llm annotate`` writes: XMI, BRAT or JSONL),
             added to the training windows as if they annotated all five classes; they get teacher soft targets
-            too when ``teachers`` is given. None may repeat a MACCROBAT dev or test text.
+            too when ``teachers`` is given. None may repeat a passage of a MACCROBAT dev or test text.
         silver_weight: Loss weight of the silver windows relative to MACCROBAT windows.
     """
 
