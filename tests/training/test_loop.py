@@ -79,14 +79,14 @@ def test_training_on_cuda_without_cuda_is_refused(tmp_path, tiny_base, tiny_data
     import torch
 
     if torch.cuda.is_available():
-        pytest.skip("CUDA is available here; test_train_student_on_cuda covers it")
+        pytest.skip("CUDA is available here; test_train_student_on_cuda_matches_cpu_and_resumes covers it")
     with pytest.raises(ConfigError, match=r"\[E227\]"):
         train_student(_config(tmp_path / "run", tiny_base, tiny_data, device="cuda"))
     assert not (tmp_path / "run" / "best").exists()
 
 
 @pytest.mark.gpu
-def test_train_student_on_cuda_matches_cpu_and_resumes(tmp_path, tiny_base, tiny_data, tokenizer) -> None:  # type: ignore[no-untyped-def]
+def test_train_student_on_cuda_matches_cpu_and_resumes(tmp_path, tiny_base, tiny_data) -> None:  # type: ignore[no-untyped-def]
     """On CUDA (bf16 autocast, teachers too) training learns what it learns on CPU, resumes, and saves CPU weights."""
     from transformers import AutoModelForTokenClassification
 
