@@ -142,3 +142,12 @@ def test_cli_annotate_bad_dtype_is_a_one_line_error_naming_the_choices() -> None
     result = CliRunner().invoke(cli, ["annotate", "-", "-o", "-", "--dtype", "float64"], input=b"chest pain\n")
     assert result.exit_code == 1
     assert "E223" in result.output and "bfloat16" in result.output
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "ctakes_llm", "train", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "--device [auto|cpu|cuda]" in done.stdout
