@@ -91,7 +91,7 @@ class SpeedBenchConfig:
     repeats: int = 3
     variants: tuple[Variant, ...] = field(default_factory=lambda: (Variant(),))
     annotate: bool = False
-    annotate_batch_size: int = 8
+    annotate_batch_size: int = 32
     annotate_options: dict[str, Any] = field(default_factory=dict)
     child_env: dict[str, str] = field(default_factory=dict)
     limit: int | None = None
@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--annotate", action="store_true", help="also time the whole ctakes-llm annotate run")
-    parser.add_argument("--annotate-batch-size", type=int, default=8)
+    parser.add_argument("--annotate-batch-size", type=int, default=32)
     parser.add_argument(
         "--annotate-options", type=json.loads, default={}, help="token backend options for the annotate run, as JSON"
     )

@@ -177,10 +177,10 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--overwrite-inputs", is_flag=True, help="Allow outputs to replace input files.")
 @click.option(
     "--batch-size",
-    default=8,
+    default=32,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Documents given to the model at once.",
+    help="Documents given to the model at once (more lets it sort more windows by length: less padding).",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @_api_errors

