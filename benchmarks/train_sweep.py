@@ -2,8 +2,8 @@
 
 Why: on 2 CPU cores one 10-epoch `ctakes-llm train` takes about 20 minutes, so the shipped recipe chose its teachers
 from two seeds; on one GPU a run takes well under a minute, and the dev split can pick teachers from many seeds and
-settings. Every run is an ordinary `ctakes-llm train` run folder under OUT/; the dev table goes to stdout and
-OUT/sweep.json. The test split is never scored here.
+settings. Every run is an ordinary `ctakes-llm train` run folder under OUT/, so rerunning the same sweep resumes
+each run from its checkpoint; the dev table goes to stdout and OUT/sweep.json. The test split is never scored here.
 
 Example (one GPU, 6 runs at a time):
   python benchmarks/train_sweep.py runs/sweep --parallel 6 --variant 'base@1-8=' \
@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from ctakes_llm.cas.atomic import atomic_write
 
 TRAIN = [sys.executable, "-m", "ctakes_llm", "train"]
 
@@ -147,7 +149,7 @@ def main() -> None:
         "summary": lines,
         "common": common,
     }
-    (args.out / "sweep.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    atomic_write(args.out / "sweep.json", json.dumps(report, indent=2) + "\n")
     print("\n".join(lines))
 
 
