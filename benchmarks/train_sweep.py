@@ -139,6 +139,9 @@ def main() -> None:
     ranked = sorted((o for o in teachers if o.best_dev_strict_f1 >= 0), key=lambda o: -o.best_dev_strict_f1)
     students: list[Run] = []
     for k in (int(k) for k in args.top_k.split(",") if k):
+        if len(ranked) < k:
+            print(f"student_top{k}: skipped, only {len(ranked)} teachers finished", flush=True)
+            continue
         chosen = [f"--teacher={args.out / o.name / 'best'}" for o in ranked[:k]]
         students.append(Run(f"student_top{k}", f"student_top{k}", 13, (*chosen, *shlex.split(args.student_args))))
     distilled = run_all(students, args.out, common, args.parallel) if students else []
