@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import torch
-from bench_onnx import _swapped_predict, time_rounds
+from bench_onnx import swapped_predict, time_rounds
 from bench_speed import ACI_DIR, load_notes
 from results_log import append_result, spread
 
@@ -45,7 +45,7 @@ def main() -> None:
         device="cpu",
     )
     backend = TokenClassifierBackend(options)
-    compiled = _swapped_predict(backend, torch.compile(backend._model, dynamic=args.dynamic))
+    compiled = swapped_predict(backend, torch.compile(backend._model, dynamic=args.dynamic))
     started = time.perf_counter()
     compiled(notes)
     first_pass_s = time.perf_counter() - started

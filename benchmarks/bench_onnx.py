@@ -352,7 +352,7 @@ def run(config: OnnxBenchConfig) -> list[dict[str, Any]]:
         "torch-bf16": backend("bfloat16").predict,
         "torch-fp32": fp32.predict,
         "torch-int8": backend("int8").predict,
-        FLOOR: _swapped_predict(fp32, ZeroForward(len(fp32._tags))),
+        FLOOR: swapped_predict(fp32, ZeroForward(len(fp32._tags))),
     }
     details: dict[str, dict[str, Any]] = {name: {} for name in predictors}
     check = spread_batches(backend_batches(fp32, notes), config.check_batches)
@@ -369,7 +369,7 @@ def run(config: OnnxBenchConfig) -> list[dict[str, Any]]:
             session = ort_session(path, config.threads)
             forward = OrtForward(session)
             details[name] = built | logit_agreement(torch_fp32, session, check) | {"onnx_mib": _mib(path)}
-            predictors[name] = _swapped_predict(fp32, forward)
+            predictors[name] = swapped_predict(fp32, forward)
             logger.info("%s: %s", name, details[name])
 
         scores = {}
@@ -412,7 +412,9 @@ def run(config: OnnxBenchConfig) -> list[dict[str, Any]]:
     return records
 
 
-def _swapped_predict(backend: Any, forward: Any) -> Predict:
+def swapped_predict(backend: Any, forward: Any) -> Predict:
+    """``backend.predict`` with ``forward`` in place of its model: the real windows, batching and decoding around it."""
+
     def predict(texts: Sequence[str]) -> list[Any]:
         with forward_swapped(backend, forward):
             return backend.predict(texts)  # type: ignore[no-any-return]
