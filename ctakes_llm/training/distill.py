@@ -26,7 +26,10 @@ SoftTargets = npt.NDArray[np.float32]
 
 
 def load_teachers(paths: Sequence[Path], tokenizer: Any) -> list[Any]:
-    """Load teacher token classifiers that share the student's label set and vocabulary.
+    """Load teacher token classifiers that share the student's label set and wordpieces.
+
+    A teacher whose vocabulary numbers the same wordpieces differently (another architecture, such as MPNet) is
+    wrapped to take the student's ids.
 
     Raises:
         ModelLoadError: a teacher cannot be loaded, tags other labels, or tokenizes differently.
@@ -34,18 +37,26 @@ def load_teachers(paths: Sequence[Path], tokenizer: Any) -> list[Any]:
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
+    from ctakes_llm.training.vocab_bridge import TranslatedTeacher, translation_table
+
     teachers = []
     for path in paths:
         try:
             model = AutoModelForTokenClassification.from_pretrained(str(path), dtype=torch.float32)
-            teacher_vocab = AutoTokenizer.from_pretrained(str(path)).get_vocab()
+            teacher_tokenizer = AutoTokenizer.from_pretrained(str(path))
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"[E544] cannot load teacher {path} ({exc}); give a trained model folder") from exc
         labels = tuple(model.config.id2label[index] for index in range(model.config.num_labels))
         if labels != BIO_LABELS:
             raise ModelLoadError(f"[E592] teacher {path} tags {labels}, not the student's {BIO_LABELS}")
-        if teacher_vocab != tokenizer.get_vocab():
-            raise ModelLoadError(f"[E593] teacher {path} has another vocabulary than the student; wordpieces differ")
+        if teacher_tokenizer.get_vocab() != tokenizer.get_vocab():
+            table = translation_table(tokenizer, teacher_tokenizer)
+            if table is None:
+                raise ModelLoadError(
+                    f"[E593] teacher {path} cuts text into other wordpieces than the student; "
+                    "its labels cannot be matched position by position"
+                )
+            model = TranslatedTeacher(model, table)
         teachers.append(model.eval())
     return teachers
 

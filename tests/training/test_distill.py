@@ -84,6 +84,55 @@ def test_load_teachers_refuses_other_labels(tmp_path, tiny_base, tokenizer) -> N
         load_teachers([tmp_path / "other"], tokenizer)
 
 
+def _renumbered(teacher_dir: Path, folder: Path, tokenizer, lowercase: bool = True) -> Path:  # type: ignore[no-untyped-def]
+    """The same teacher under MPNet-style numbering: ``<s> <pad> </s> <mask>`` first, then the vocabulary reversed."""
+    from transformers import AutoModelForTokenClassification, BertTokenizerFast
+
+    vocab = tokenizer.get_vocab()
+    roles = {"<s>": tokenizer.cls_token_id, "<pad>": tokenizer.pad_token_id, "</s>": tokenizer.sep_token_id}
+    roles["<mask>"] = tokenizer.mask_token_id
+    ordinary = sorted(vocab, key=vocab.__getitem__, reverse=True)
+    old_ids = [*roles.values(), *(vocab[token] for token in ordinary)]
+    BertTokenizerFast(
+        vocab={token: index for index, token in enumerate([*roles, *ordinary])},
+        do_lower_case=lowercase,
+        cls_token="<s>",
+        sep_token="</s>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+    ).save_pretrained(str(folder))
+    model = AutoModelForTokenClassification.from_pretrained(str(teacher_dir))
+    embeddings = model.get_input_embeddings().weight.detach()[old_ids].clone()
+    model.resize_token_embeddings(len(old_ids))
+    model.get_input_embeddings().weight.data.copy_(embeddings)
+    model.save_pretrained(str(folder))
+    return folder
+
+
+def test_a_teacher_numbering_the_same_wordpieces_otherwise_labels_as_the_original(
+    tmp_path, tiny_base, tokenizer
+) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    original = _teacher(tmp_path / "original", tiny_base, seed=5)
+    renumbered = _renumbered(original, tmp_path / "renumbered", tokenizer)
+    windows = unlabelled_windows(NOTES, tokenizer, max_wordpieces=16)
+    expected = teacher_distributions(load_teachers([original], tokenizer), windows, batch_size=3)
+    (translated,) = load_teachers([renumbered], tokenizer)
+    got = teacher_distributions([translated], windows, batch_size=3)
+    for want, have in zip(expected, got, strict=True):
+        assert have == pytest.approx(want, abs=1e-6)
+    raw = translated.teacher(input_ids=torch.tensor([windows[0].input_ids])).logits.softmax(-1)[0, 1:-1]
+    assert not torch.allclose(raw, torch.from_numpy(expected[0][1:-1]), atol=1e-3)  # the ids really differ
+
+
+def test_load_teachers_refuses_a_teacher_that_cuts_other_wordpieces(tmp_path, tiny_base, tokenizer) -> None:  # type: ignore[no-untyped-def]
+    original = _teacher(tmp_path / "original", tiny_base, seed=5)
+    cased = _renumbered(original, tmp_path / "cased", tokenizer, lowercase=False)
+    with pytest.raises(ModelLoadError, match=r"\[E593\].*cased"):
+        load_teachers([cased], tokenizer)
+
+
 def test_training_with_teachers_on_unlabelled_notes(tmp_path, tiny_base, tiny_data) -> None:  # type: ignore[no-untyped-def]
     from transformers import AutoModelForTokenClassification
 
