@@ -60,6 +60,8 @@ def read_brat_corpus(folder: str | Path, label_map: LabelMap, ids: Iterable[str]
 def read_brat_document(txt_path: str | Path, ann_path: str | Path, label_map: LabelMap) -> GoldDocument:
     """Read one BRAT document; mentions are those whose type the label map knows.
 
+    Entities of the label map's ``unknown_labels`` become the document's ``unknown_spans``.
+
     Raises:
         CorpusError: a file is missing or not UTF-8, or an ``.ann`` line is malformed or out of range.
     """
@@ -70,6 +72,7 @@ def read_brat_document(txt_path: str | Path, ann_path: str | Path, label_map: La
     polarity: dict[str, str] = {}
     flags: dict[str, dict[str, str]] = {}
     cuis: dict[str, tuple[Concept, ...]] = {}
+    unknown: set[tuple[int, int]] = set()
     for line_no, line in enumerate(_read(ann_path).splitlines(), start=1):
         if not line.strip():
             continue
@@ -77,9 +80,12 @@ def read_brat_document(txt_path: str | Path, ann_path: str | Path, label_map: La
         kind = fields[0][:1]
         try:
             if kind == "T":
-                entity = _parse_entity(fields[1], len(text), label_map)
-                if entity is not None:
-                    entities[fields[0]] = entity
+                label, _, offsets = fields[1].partition(" ")
+                cls = label_map.map(label)
+                if cls is not None:
+                    entities[fields[0]] = (cls, *_extent(offsets, len(text)))
+                elif label in label_map.unknown_labels:
+                    unknown.add(_extent(offsets, len(text)))
             elif kind == "E":
                 trigger = fields[1].split()[0].split(":", maxsplit=1)[1]
                 event_triggers[fields[0]] = trigger
@@ -118,7 +124,7 @@ def read_brat_document(txt_path: str | Path, ann_path: str | Path, label_map: La
             concepts=cuis.get(entity_id, ()),
         )
     ordered = tuple(sorted(mentions.values(), key=lambda m: (m.begin, m.end, m.cls.value)))
-    return GoldDocument(doc_id=txt_path.stem, text=text, mentions=ordered)
+    return GoldDocument(doc_id=txt_path.stem, text=text, mentions=ordered, unknown_spans=tuple(sorted(unknown)))
 
 
 def _read(path: Path) -> str:
@@ -131,16 +137,13 @@ def _read(path: Path) -> str:
         raise CorpusError(f"[E211] {path} is not UTF-8 ({exc}); re-encode it as UTF-8") from exc
 
 
-def _parse_entity(spec: str, text_length: int, label_map: LabelMap) -> tuple[MentionClass, int, int] | None:
-    label, _, offsets = spec.partition(" ")
-    cls = label_map.map(label)
-    if cls is None:
-        return None
+def _extent(offsets: str, text_length: int) -> tuple[int, int]:
+    """First fragment's begin to last fragment's end of a BRAT offsets field (``0 5;9 12``)."""
     fragments = [tuple(int(value) for value in fragment.split()) for fragment in offsets.split(";")]
     begin, end = fragments[0][0], fragments[-1][1]
     if not 0 <= begin < end <= text_length:
         raise ValueError(f"span [{begin}, {end}) is outside the text of length {text_length}")
-    return cls, begin, end
+    return begin, end
 
 
 def _concepts(note: str) -> tuple[Concept, ...]:

@@ -5,12 +5,15 @@ A mapping is a small JSON file (bundled ones live in ``corpora/mappings/``)::
     {"corpus": "bc5cdr",
      "labels": {"Chemical": "Medication", "Disease": "DiseaseDisorder"},
      "annotated_classes": ["Medication", "DiseaseDisorder", "SignSymptom"],
-     "alternatives": {"DiseaseDisorder": ["DiseaseDisorder", "SignSymptom"]}}
+     "alternatives": {"DiseaseDisorder": ["DiseaseDisorder", "SignSymptom"]},
+     "unknown_labels": []}
 
 ``labels`` maps corpus labels to cTAKES classes; labels not listed are ignored. ``annotated_classes`` are the
 classes the corpus annotates exhaustively: training must not read the absence of any other class as evidence.
 ``alternatives`` lists, for a mapped class, every class such a gold span may truly be (a corpus label that is
-coarser than the cTAKES classes).
+coarser than the cTAKES classes). ``unknown_labels`` are corpus labels whose spans may hold mentions the corpus left
+unannotated (MACCROBAT's ``History``: "history of coronary artery disease" carries no Disease_disorder in 312 of its
+473 History and Family_history spans), so training learns neither a label nor its absence there.
 """
 
 from __future__ import annotations
@@ -36,12 +39,14 @@ class LabelMap:
         labels: Corpus label to cTAKES class; other labels are dropped.
         annotated_classes: Classes the corpus annotates.
         alternatives: For a mapped class, the classes a gold span of it may truly be (itself included).
+        unknown_labels: Corpus labels whose spans may hold unannotated mentions of any class.
     """
 
     corpus: str
     labels: Mapping[str, MentionClass]
     annotated_classes: frozenset[MentionClass]
     alternatives: Mapping[MentionClass, frozenset[MentionClass]] = field(default_factory=dict)
+    unknown_labels: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
@@ -95,6 +100,7 @@ def load_label_map(name_or_path: str | Path) -> LabelMap:
                 MentionClass.from_label(cls): frozenset(MentionClass.from_label(alt) for alt in alts)
                 for cls, alts in raw.get("alternatives", {}).items()
             },
+            unknown_labels=frozenset(str(label) for label in raw.get("unknown_labels", [])),
         )
     except (KeyError, ValueError, AttributeError) as exc:
         raise CorpusError(

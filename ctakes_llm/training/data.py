@@ -10,7 +10,9 @@ partially annotated corpus must not teach the model that the classes it does not
 
 The loss (``loop.partial_label_loss``) is the negative log of the probability mass on the allowed set, which for a
 single allowed label is ordinary cross-entropy. Labels are stored as bit masks over ``BIO_LABELS``; [CLS], [SEP]
-and padding allow nothing and are left out of the loss.
+and padding allow nothing and are left out of the loss. A token outside every gold span but inside one of the
+document's ``unknown_spans`` allows every label (:data:`ANY_LABEL`): it teaches nothing, and teachers' soft targets
+skip it too, since they learnt the same corpus.
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ from ctakes_llm.corpora.label_map import LabelMap, load_label_map
 from ctakes_llm.corpora.pubtator import read_pubtator
 from ctakes_llm.corpora.splits import read_split
 from ctakes_llm.errors import CorpusError
-from ctakes_llm.ner.bio import LABEL_TO_ID, OUTSIDE, encode_bio
+from ctakes_llm.ner.bio import BIO_LABELS, LABEL_TO_ID, OUTSIDE, encode_bio
 from ctakes_llm.ner.mention import MentionClass
 from ctakes_llm.training.windows import Window, document_windows
 
 logger = logging.getLogger(__name__)
+
+#: The allowed-label mask of a token whose label nobody knows: every BIO label.
+ANY_LABEL = (1 << len(BIO_LABELS)) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +77,12 @@ def label_windows(
         spans = [(mention.cls, mention.begin, mention.end) for mention in document.mentions]
         for window in document_windows(document.text, tokenizer, max_wordpieces):
             tags = encode_bio(window.offsets, spans)
-            allowed = [_allowed(tag, label_map, outside_mask) for tag in tags]
+            allowed = [
+                ANY_LABEL
+                if tag == OUTSIDE and _overlaps(offset, document.unknown_spans)
+                else _allowed(tag, label_map, outside_mask)
+                for tag, offset in zip(tags, window.offsets, strict=True)
+            ]
             result.append(_with_specials(window, allowed, tokenizer, weight))
     return result
 
@@ -109,6 +119,10 @@ def _allowed(tag: str, label_map: LabelMap, outside_mask: int) -> int:
     for cls in label_map.classes_for(MentionClass.from_label(label)):
         mask |= _bit(f"{prefix}-{cls.label}")
     return mask
+
+
+def _overlaps(offset: tuple[int, int], regions: Sequence[tuple[int, int]]) -> bool:
+    return any(begin < offset[1] and offset[0] < end for begin, end in regions)
 
 
 def _with_specials(window: Window, allowed: list[int], tokenizer: Any, weight: float) -> LabelledWindow:

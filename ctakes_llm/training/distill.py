@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from ctakes_llm.errors import ModelLoadError
 from ctakes_llm.ner.bio import BIO_LABELS
-from ctakes_llm.training.data import LabelledWindow, padded_inputs
+from ctakes_llm.training.data import ANY_LABEL, LabelledWindow, padded_inputs
 from ctakes_llm.training.predict import ensemble_log_probs
 
 SoftTargets = npt.NDArray[np.float32]
@@ -68,7 +68,8 @@ def teacher_distributions(
 
     The teachers run on the device their weights are on.
 
-    Rows of the special tokens ([CLS], [SEP]) are zero, which :func:`soft_cross_entropy` leaves unscored.
+    Rows of the special tokens ([CLS], [SEP]) and of tokens whose gold label is unknown (``ANY_LABEL``: the teachers
+    learnt the same gaps in the gold) are zero, which :func:`soft_cross_entropy` leaves unscored.
     """
     import torch
 
@@ -83,6 +84,7 @@ def teacher_distributions(
             for row, index in enumerate(batch):
                 length = len(windows[index].input_ids)
                 targets[index][1 : length - 1] = mean[row, 1 : length - 1].numpy()
+                targets[index][np.asarray(windows[index].allowed) == ANY_LABEL] = 0
     return targets
 
 

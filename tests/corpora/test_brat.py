@@ -51,6 +51,23 @@ def test_read_brat_document_maps_labels_spans_and_attributes(brat_dir: Path) -> 
     assert [m.begin for m in doc.mentions] == sorted(m.begin for m in doc.mentions)
 
 
+def test_history_spans_are_unknown_regions_not_mentions(tmp_path: Path) -> None:
+    text = "He had a history of coronary artery disease and asthma.\n"
+    (tmp_path / "h.txt").write_text(text, encoding="utf-8")
+    ann = [
+        "T1\tHistory 9 43\thistory of coronary artery disease",
+        "T2\tFamily_history 48 54\tasthma",
+        "T3\tDisease_disorder 48 54\tasthma",
+        "T4\tHistory 9 43\thistory of coronary artery disease",
+    ]
+    (tmp_path / "h.ann").write_text("\n".join(ann) + "\n", encoding="utf-8")
+    doc = read_brat_document(tmp_path / "h.txt", tmp_path / "h.ann", load_label_map("maccrobat"))
+    assert [(m.cls, m.text) for m in doc.mentions] == [(MentionClass.DISEASE_DISORDER, "asthma")]
+    assert doc.unknown_spans == ((9, 43), (48, 54))
+    plain = load_label_map("ncbi_disease")  # no unknown labels: History is simply dropped
+    assert read_brat_document(tmp_path / "h.txt", tmp_path / "h.ann", plain).unknown_spans == ()
+
+
 def test_read_brat_corpus_rejects_out_of_range_span(tmp_path: Path) -> None:
     (tmp_path / "bad.txt").write_text("short", encoding="utf-8")
     (tmp_path / "bad.ann").write_text("T1\tMedication 0 50\tshort\n", encoding="utf-8")

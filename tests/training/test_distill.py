@@ -74,6 +74,20 @@ def test_teacher_distributions_average_the_teachers_and_leave_special_tokens_emp
         assert target[1:-1] == pytest.approx((single[0][1:-1] + single[1][1:-1]) / 2, abs=1e-5)
 
 
+def test_teachers_give_no_target_where_the_gold_label_is_unknown(tmp_path, tiny_base, tokenizer) -> None:  # type: ignore[no-untyped-def]
+    from ctakes_llm.corpora.document import GoldDocument
+    from ctakes_llm.corpora.label_map import load_label_map
+    from ctakes_llm.training.data import ANY_LABEL, label_windows
+
+    doc = GoldDocument("h", "History of gout. Fever.", (), ((0, 15),))
+    (window,) = label_windows([doc], load_label_map("maccrobat"), tokenizer, 32)
+    (target,) = teacher_distributions(load_teachers([_teacher(tmp_path / "t", tiny_base, 1)], tokenizer), [window])
+    unknown = [allowed == ANY_LABEL for allowed in window.allowed]
+    assert sum(unknown) == 4  # history of go ##ut
+    assert not target[unknown].any()
+    assert target[[not flag for flag in unknown]][1:-1].sum(-1) == pytest.approx(1.0, abs=1e-5)  # ". fever ."
+
+
 def test_load_teachers_refuses_other_labels(tmp_path, tiny_base, tokenizer) -> None:  # type: ignore[no-untyped-def]
     from transformers import AutoModelForTokenClassification
 
