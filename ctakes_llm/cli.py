@@ -565,7 +565,8 @@ def compare(
     "teachers",
     multiple=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A trained tagger folder to distill from (repeat for an ensemble: their distributions are averaged).",
+    help="A trained tagger folder to distill from, of any encoder that cuts the student's wordpieces (repeat for an "
+    "ensemble: their distributions are averaged).",
 )
 @click.option(
     "--distill-weight",
