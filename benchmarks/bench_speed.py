@@ -38,6 +38,8 @@ from typing import Any
 
 from results_log import RESULTS_DIR, append_result, spread
 
+from ctakes_llm.runner import RunConfig
+
 logger = logging.getLogger("bench_speed")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,7 +80,7 @@ class SpeedBenchConfig:
         repeats: Timed passes per measurement.
         variants: Model-alone settings to measure.
         annotate: Also time the whole ``ctakes-llm annotate`` run.
-        annotate_batch_size: ``--batch-size`` of the annotate run (documents per model call).
+        annotate_batch_size: ``--batch-size`` of the annotate run (documents per model call); the CLI's default.
         annotate_options: TokenClassifierConfig options for the annotate run (``{"dtype": "int8"}``).
         child_env: Extra environment for every measured child (``OMP_WAIT_POLICY=PASSIVE``, say).
         limit: Use only the first N notes (for a quick look).
@@ -91,7 +93,7 @@ class SpeedBenchConfig:
     repeats: int = 3
     variants: tuple[Variant, ...] = field(default_factory=lambda: (Variant(),))
     annotate: bool = False
-    annotate_batch_size: int = 32
+    annotate_batch_size: int = RunConfig.batch_size
     annotate_options: dict[str, Any] = field(default_factory=dict)
     child_env: dict[str, str] = field(default_factory=dict)
     limit: int | None = None
@@ -372,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--annotate", action="store_true", help="also time the whole ctakes-llm annotate run")
-    parser.add_argument("--annotate-batch-size", type=int, default=32)
+    parser.add_argument("--annotate-batch-size", type=int, default=RunConfig.batch_size)
     parser.add_argument(
         "--annotate-options", type=json.loads, default={}, help="token backend options for the annotate run, as JSON"
     )
