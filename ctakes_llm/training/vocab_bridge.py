@@ -51,7 +51,7 @@ class TranslatedTeacher(torch.nn.Module):
 
 
 def _segmentation(tokenizer: Any) -> tuple[str, str, str]:
-    """What decides the wordpieces of a text: normaliser, pre-tokenizer and the model's settings but its vocabulary."""
+    """What decides the wordpieces of a text: normaliser, pre-tokenizer, model settings other than the vocabulary."""
     serialized = json.loads(tokenizer.backend_tokenizer.to_str())
     model = {key: value for key, value in serialized["model"].items() if key != "vocab"}
     return (
