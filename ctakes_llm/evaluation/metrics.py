@@ -132,7 +132,8 @@ class Scores:
         lenient: per-class counts with overlapping span and same class (one-to-one).
         span_strict: class-agnostic counts with exact spans.
         span_lenient: class-agnostic counts with overlapping spans (one-to-one).
-        polarity: polarity on lenient pairs, or None when gold marks no polarity.
+        polarity: polarity on lenient pairs, or None when gold or the predictions mark no polarity (a system
+            without an assertion step would score as never negating).
         cui: CUI agreement on lenient pairs, or None when no gold mention has a CUI.
         intervals: metric name (as in ``to_dict()["intervals"]``) to its bootstrap interval; empty when disabled.
         n_documents: documents scored.
@@ -230,7 +231,7 @@ class Scores:
                 f"negated P/R/F1: {pol.negated.precision:.3f}/{pol.negated.recall:.3f}/{pol.negated.f1:.3f}"
             )
         else:
-            lines.append("polarity: gold marks no polarity")
+            lines.append("polarity: not scored (gold or the predictions mark none)")
         if self.cui:
             lines.append(
                 f"CUI agreement: {self.cui.agreement:.3f} ({self.cui.agree}/{self.cui.pairs} lenient pairs with gold"
@@ -394,7 +395,9 @@ def score_corpus(
     keep = set(scored)
 
     doc_ids = sorted(gold)
-    polarity_marked = any(POLARITY in m.attributes for mentions in gold.values() for m in mentions)
+    polarity_marked = all(
+        any(POLARITY in m.attributes for mentions in side.values() for m in mentions) for side in (gold, pred)
+    )
     doc_rows: list[list[int]] = []
     totals: dict[str, Counter[str]] = {"pol": Counter(), "cui": Counter()}
     for doc_id in doc_ids:

@@ -78,6 +78,14 @@ def test_score_corpus_polarity_and_cui_on_lenient_pairs() -> None:
     assert (scores.cui.pairs, scores.cui.agree, scores.cui.pred_without_cui) == (2, 1, 0)
 
 
+def test_score_corpus_leaves_polarity_unscored_when_predictions_mark_none() -> None:
+    bare = {doc: [m(x.cls, x.begin, x.end) for x in mentions] for doc, mentions in PRED.items()}
+    scores = score_corpus(GOLD, bare, bootstrap=0)
+    assert scores.polarity is None
+    assert scores.to_dict()["polarity"] is None
+    assert "polarity: not scored" in scores.format_table()
+
+
 def test_score_corpus_gold_against_itself_is_perfect() -> None:
     scores = score_corpus(GOLD, GOLD, bootstrap=200, seed=3)
     for mode in ("strict", "lenient"):
