@@ -55,6 +55,7 @@ class BenchConfig:
     split: str = "test"
     model: Path = REPO / "ctakes_llm" / "models" / "default"
     dtype: str = "auto"
+    runtime: str = "torch"
     threads: int = 2
     systems: tuple[str, ...] = SYSTEMS
     bootstrap: int = 1000
@@ -65,7 +66,8 @@ def predict_student(config: BenchConfig, docs: Sequence[GoldDocument]) -> dict[s
     """Mentions of the token-classifier student, per document id."""
     from ctakes_llm.backends.token_classifier import TokenClassifierConfig, load
 
-    backend = load(str(config.model), TokenClassifierConfig(dtype=config.dtype, num_threads=config.threads))
+    options = TokenClassifierConfig(dtype=config.dtype, runtime=config.runtime, num_threads=config.threads)  # type: ignore[arg-type]
+    backend = load(str(config.model), options)
     predicted = backend.predict([doc.text for doc in docs])
     return {doc.doc_id: mentions for doc, mentions in zip(docs, predicted, strict=True)}
 
@@ -141,6 +143,7 @@ if __name__ == "__main__":
     parser.add_argument("--corpus-dir", type=Path, default=BenchConfig.corpus_dir)
     parser.add_argument("--model", type=Path, default=BenchConfig.model)
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "int8"])
+    parser.add_argument("--runtime", default="torch", choices=["torch", "openvino"])
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated: student,dictionary")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--results-dir", type=Path, default=BenchConfig.results_dir)
@@ -152,6 +155,7 @@ if __name__ == "__main__":
             split=args.split,
             model=args.model,
             dtype=args.dtype,
+            runtime=args.runtime,
             systems=tuple(s for s in args.systems.split(",") if s),
             bootstrap=args.bootstrap,
             results_dir=args.results_dir,
