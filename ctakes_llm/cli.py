@@ -123,10 +123,10 @@ def cli(verbose: int, quiet: bool) -> None:
 )
 @click.option(
     "--runtime",
-    type=click.Choice(["torch", "openvino"]),
+    type=click.Choice(["auto", "torch", "openvino"]),
     default=None,
-    help="Token backend: run the model with torch (default), or compiled for the CPU by OpenVINO "
-    "(pip install 'ctakes-llm[openvino]'; converted once, then cached).",
+    help="Token backend: torch, or OpenVINO (the model compiled for the CPU; converted once, then cached). "
+    "auto (default): OpenVINO on the CPU where it is installed, torch on a GPU or for int8.",
 )
 @click.option("--allow-network", is_flag=True, help="Let transformers download a hub model (offline by default).")
 @click.option(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,15 @@ from ctakes_llm.ner.mention import Grounding, Mention, MentionClass
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Converted models (the OpenVINO runtime) go to a folder of this session, not the user's cache."""
+    folder = tmp_path_factory.mktemp("ctakes_llm_cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CTAKES_LLM_CACHE", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")

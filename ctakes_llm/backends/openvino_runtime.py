@@ -80,7 +80,8 @@ def compile_token_classifier(
         import openvino
     except ImportError as err:
         raise ConfigError(
-            "[E256] runtime='openvino' needs the openvino package: pip install 'ctakes-llm[openvino]'."
+            "[E256] runtime='openvino' needs the openvino package (installed with ctakes-llm on x86-64): "
+            "pip install openvino."
         ) from err
     folder = (cache_dir or default_cache_dir()) / f"{weights_key[:32]}-{openvino.__version__.split('-')[0]}"
     core = openvino.Core()

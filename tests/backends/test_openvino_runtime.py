@@ -10,9 +10,7 @@ import pytest
 import torch
 
 from ctakes_llm.backends.token_classifier import TokenClassifierBackend, TokenClassifierConfig
-from ctakes_llm.errors import ConfigError
-
-pytest.importorskip("openvino", reason="install ctakes-llm[openvino]")
+from ctakes_llm.errors import ConfigError, ModelLoadError
 
 TEXTS = [
     "The patient reports chest pain and fever since Monday. " * 6,
@@ -34,7 +32,7 @@ def _backend(model: Path, **options: object) -> TokenClassifierBackend:
 
 
 def test_float32_openvino_gives_the_torch_logits_and_mentions(tiny_token_model: Path) -> None:
-    reference = _backend(tiny_token_model, dtype="float32")
+    reference = _backend(tiny_token_model, dtype="float32", runtime="torch")
     compiled = _backend(tiny_token_model, dtype="float32", runtime="openvino")
     ids = torch.randint(5, 200, (3, 20))
     mask = torch.ones_like(ids)
@@ -56,7 +54,7 @@ def test_float32_openvino_gives_the_torch_logits_and_mentions(tiny_token_model: 
 
 def test_bfloat16_openvino_finds_the_keyword_mentions(keyword_token_model: Path) -> None:
     text = "Started aspirin for pneumonia; chest pain and fever resolved."
-    reference = _backend(keyword_token_model, dtype="float32")
+    reference = _backend(keyword_token_model, dtype="float32", runtime="torch")
     compiled = _backend(keyword_token_model, dtype="bfloat16", runtime="openvino")
     expected = [(m.cls, m.begin, m.end) for m in reference.predict([text])[0]]
     assert len(expected) == 4
@@ -89,7 +87,8 @@ def test_an_unwritable_cache_costs_only_the_cache(
         backend = _backend(tiny_token_model, dtype="float32", runtime="openvino")
     assert "not cached" in caplog.text
     spans = [(m.cls, m.begin, m.end) for m in backend.predict(TEXTS)[1]]
-    assert spans == [(m.cls, m.begin, m.end) for m in _backend(tiny_token_model, dtype="float32").predict(TEXTS)[1]]
+    reference = _backend(tiny_token_model, dtype="float32", runtime="torch")
+    assert spans == [(m.cls, m.begin, m.end) for m in reference.predict(TEXTS)[1]]
 
 
 def test_openvino_refuses_int8_cuda_and_unknown_runtimes() -> None:
@@ -103,8 +102,34 @@ def test_openvino_refuses_int8_cuda_and_unknown_runtimes() -> None:
 
 def test_missing_openvino_is_a_clear_error(tiny_token_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "openvino", None)
-    with pytest.raises(ConfigError, match=r"E256.*pip install 'ctakes-llm\[openvino\]'"):
+    with pytest.raises(ConfigError, match=r"E256.*pip install openvino"):
         _backend(tiny_token_model, runtime="openvino")
+    assert _backend(tiny_token_model).describe()["runtime"] == "torch"  # auto falls back
+
+
+def test_auto_runtime_is_openvino_on_the_cpu_and_torch_for_int8(tiny_token_model: Path) -> None:
+    assert _backend(tiny_token_model).describe()["runtime"] == "openvino"
+    assert _backend(tiny_token_model, dtype="int8").describe()["runtime"] == "torch"
+
+
+def test_auto_runtime_falls_back_to_torch_when_openvino_cannot_compile(
+    tiny_token_model: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import openvino
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("unsupported operation")
+
+    monkeypatch.setattr(openvino, "convert_model", broken)
+    with caplog.at_level(logging.WARNING):
+        backend = _backend(tiny_token_model, dtype="float32")
+    assert backend.describe()["runtime"] == "torch" and "E257" in caplog.text
+    assert (
+        backend.predict(TEXTS[1:2])[0]
+        == _backend(tiny_token_model, dtype="float32", runtime="torch").predict(TEXTS[1:2])[0]
+    )
+    with pytest.raises(ModelLoadError, match=r"E257.*unsupported operation"):
+        _backend(tiny_token_model, dtype="float32", runtime="openvino")
 
 
 def test_cli_runtime_option_reaches_the_backend(keyword_token_model: Path, private_cache: Path) -> None:
@@ -121,7 +146,7 @@ def test_cli_runtime_option_reaches_the_backend(keyword_token_model: Path, priva
         record = json.loads(result.stdout)
         return [(m["class"], m["begin"], m["end"]) for m in record["mentions"]]
 
-    plain = annotate("--dtype", "float32")
+    plain = annotate("--dtype", "float32", "--runtime", "torch")
     assert not private_cache.exists()
     compiled = annotate("--runtime", "openvino", "--dtype", "float32")
     assert len(list(private_cache.iterdir())) == 1  # the OpenVINO conversion ran
