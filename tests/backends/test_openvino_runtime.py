@@ -108,8 +108,8 @@ def test_missing_openvino_is_a_clear_error(tiny_token_model: Path, monkeypatch: 
 
 
 def test_auto_runtime_is_openvino_on_the_cpu_and_torch_for_int8(tiny_token_model: Path) -> None:
-    assert _backend(tiny_token_model).describe()["runtime"] == "openvino"
-    assert _backend(tiny_token_model, dtype="int8").describe()["runtime"] == "torch"
+    assert _backend(tiny_token_model, device="cpu").describe()["runtime"] == "openvino"
+    assert _backend(tiny_token_model, device="cpu", dtype="int8").describe()["runtime"] == "torch"
 
 
 def test_auto_runtime_falls_back_to_torch_when_openvino_cannot_compile(
@@ -122,7 +122,7 @@ def test_auto_runtime_falls_back_to_torch_when_openvino_cannot_compile(
 
     monkeypatch.setattr(openvino, "convert_model", broken)
     with caplog.at_level(logging.WARNING):
-        backend = _backend(tiny_token_model, dtype="float32")
+        backend = _backend(tiny_token_model, dtype="float32", device="cpu")
     assert backend.describe()["runtime"] == "torch" and "E257" in caplog.text
     assert (
         backend.predict(TEXTS[1:2])[0]
