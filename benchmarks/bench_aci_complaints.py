@@ -71,12 +71,14 @@ def main() -> None:
     parser.add_argument("models", nargs="+", help="token-classifier model folders")
     parser.add_argument("--aci-dir", type=Path, default=ACI_DIR)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runtime", default="torch", choices=["auto", "torch", "openvino"])
     args = parser.parse_args()
 
     notes, targets = load_targets(args.aci_dir, ("dev", "test"))
     print(f"{len(notes)} notes, {len(targets)} complaint occurrences")
     for model in args.models:
-        backend = TokenClassifierBackend(TokenClassifierConfig(model=model, num_threads=args.threads))
+        options = TokenClassifierConfig(model=model, num_threads=args.threads, runtime=args.runtime)
+        backend = TokenClassifierBackend(options)
         predicted = backend.predict(notes)
         found = sum(
             any(m.begin < target.end and target.begin < m.end for m in predicted[target.note]) for target in targets

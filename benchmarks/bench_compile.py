@@ -43,6 +43,7 @@ def main() -> None:
         dtype="bfloat16",
         num_threads=args.threads,
         device="cpu",
+        runtime="torch",  # torch.compile needs the torch model
     )
     backend = TokenClassifierBackend(options)
     compiled = swapped_predict(backend, torch.compile(backend._model, dynamic=args.dynamic))

@@ -45,6 +45,7 @@ class BenchConfig:
     data_dir: Path = REPO.parent / "shared" / "data"
     model: Path = REPO / "ctakes_llm" / "models" / "default"
     dtype: str = "auto"
+    runtime: str = "torch"
     threads: int = 2
     bootstrap: int = 1000
     results_dir: Path = REPO / "benchmarks" / "results"
@@ -55,7 +56,8 @@ def main(config: BenchConfig) -> list[dict[str, object]]:
     from ctakes_llm.backends.model_source import weights_sha256
     from ctakes_llm.backends.token_classifier import TokenClassifierConfig, load
 
-    backend = load(str(config.model), TokenClassifierConfig(dtype=config.dtype, num_threads=config.threads))
+    options = TokenClassifierConfig(dtype=config.dtype, runtime=config.runtime, num_threads=config.threads)  # type: ignore[arg-type]
+    backend = load(str(config.model), options)
     records = []
     for corpus, classes in SCORED_CLASSES.items():
         docs, _ = load_corpus(config.data_dir, corpus, "test")
@@ -90,6 +92,7 @@ if __name__ == "__main__":
     parser.add_argument("--data-dir", type=Path, default=BenchConfig.data_dir)
     parser.add_argument("--model", type=Path, default=BenchConfig.model)
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "int8"])
+    parser.add_argument("--runtime", default="torch", choices=["auto", "torch", "openvino"])
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--results-dir", type=Path, default=BenchConfig.results_dir)
     args = parser.parse_args()
@@ -99,6 +102,7 @@ if __name__ == "__main__":
             data_dir=args.data_dir,
             model=args.model,
             dtype=args.dtype,
+            runtime=args.runtime,
             bootstrap=args.bootstrap,
             results_dir=args.results_dir,
         )

@@ -343,6 +343,7 @@ def run(config: OnnxBenchConfig) -> list[dict[str, Any]]:
             batch_size=config.batch_size,
             num_threads=config.threads,
             device="cpu",
+            runtime="torch",  # the torch paths are the baselines
         )
         return TokenClassifierBackend(options)
 
