@@ -77,15 +77,7 @@ def compile_token_classifier(
             f"[E256] runtime='openvino' computes in {' or '.join(PRECISIONS)}, not {dtype}. "
             "Use dtype auto, bfloat16 or float32, or runtime='torch' for int8."
         )
-    try:
-        import openvino
-    except ImportError as err:
-        raise ConfigError(
-            "[E256] runtime='openvino' needs the openvino package (installed with ctakes-llm on x86-64): "
-            "pip install openvino."
-        ) from err
-    folder = (cache_dir or default_cache_dir()) / f"{weights_key[:32]}-{openvino.__version__.split('-')[0]}"
-    core = openvino.Core()
+    openvino = _import_openvino()
     properties = {
         "INFERENCE_PRECISION_HINT": PRECISIONS[dtype],
         "PERFORMANCE_HINT": "LATENCY",
@@ -93,26 +85,42 @@ def compile_token_classifier(
         "INFERENCE_NUM_THREADS": num_threads or 0,
     }
     try:
-        converted = _read_or_convert(openvino, core, model, folder)
-        compiled = core.compile_model(converted, "CPU", properties)
+        compiled = openvino.Core().compile_model(converted_model(model, weights_key, cache_dir), "CPU", properties)
     except (RuntimeError, ValueError, TypeError) as err:
         raise ModelLoadError(f"[E257] OpenVINO cannot convert or compile the model: {err}") from err
     return OpenVinoForward(compiled, model.config)
 
 
-def _read_or_convert(openvino: Any, core: Any, model: Any, folder: Path) -> Any:
-    """The cached IR in ``folder``, or a fresh conversion that is then cached there."""
+def converted_model(model: Any, weights_key: str, cache_dir: Path | None = None) -> Any:
+    """The torch model as an OpenVINO ``Model``: read from the cache, or converted and then cached.
+
+    Raises:
+        ConfigError: openvino is not installed.
+    """
     import torch
 
+    openvino = _import_openvino()
+    folder = (cache_dir or default_cache_dir()) / f"{weights_key[:32]}-{openvino.__version__.split('-')[0]}"
     cached = folder / "model.xml"
     if cached.is_file():
         logger.info("OpenVINO model read from %s", folder)
-        return core.read_model(str(cached))
+        return openvino.Core().read_model(str(cached))
     example = torch.ones((2, 16), dtype=torch.long)
     with torch.inference_mode():
         converted = openvino.convert_model(model, example_input={name: example for name in _INPUTS})
     _save_atomically(openvino, converted, folder)
     return converted
+
+
+def _import_openvino() -> Any:
+    try:
+        import openvino
+    except ImportError as err:
+        raise ConfigError(
+            "[E256] runtime='openvino' needs the openvino package (installed with ctakes-llm on x86-64): "
+            "pip install openvino."
+        ) from err
+    return openvino
 
 
 def _save_atomically(openvino: Any, converted: Any, folder: Path) -> None:
