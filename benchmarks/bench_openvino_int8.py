@@ -5,15 +5,16 @@ preset (SmoothQuant, fast bias correction, sensitive operations left in floating
 measures that before the package takes on NNCF or a calibration set.
 
 The OpenVINO model is the one the token backend caches (``runtime='openvino'``). Calibration uses ``--calibration-
-batches`` of the backend's own input batches of MACCROBAT **train** documents, spread over its length-sorted
-batches. Both variants run inside the real backend (windows, Viterbi decoding, word snapping) with only the
-forward pass swapped, as in ``bench_onnx.py``. F1 is scored on MACCROBAT test. Model-alone speed is timed on the
-ACI-bench notes, in rounds that alternate the variants. One JSON line per variant goes to
-``benchmarks/results/openvino_int8.jsonl``.
+batches`` of the backend's own input batches, spread over its length-sorted batches, of MACCROBAT **train**
+documents or, with ``--calibration-text``, of a text file's blank-line-separated paragraphs
+(``benchmarks/data/calibration_notes.txt``: twelve short notes this team wrote, no corpus text). Both variants
+run inside the real backend (windows, Viterbi decoding, word snapping) with only the forward pass swapped, as in
+``bench_onnx.py``. F1 is scored on MACCROBAT test. Model-alone speed is timed on the ACI-bench notes, in rounds
+that alternate the variants. One JSON line per variant goes to ``benchmarks/results/openvino_int8.jsonl``.
 
 Needs ``pip install 'ctakes-llm[bench-openvino]'`` (nncf).
 
-Example: python benchmarks/bench_openvino_int8.py --calibration-batches 4
+Example: python benchmarks/bench_openvino_int8.py --calibration-text benchmarks/data/calibration_notes.txt
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Int8BenchConfig:
 
     model: Path = REPO / "ctakes_llm" / "models" / "default"
     calibration_batches: int = 4
+    calibration_text: Path | None = None
     repeats: int = 3
     threads: int = 2
     aci_dir: Path = DATA / "aci_bench" / "challenge_data"
@@ -92,7 +94,11 @@ def run(config: Int8BenchConfig) -> list[dict[str, Any]]:
     train = read_brat_corpus(config.corpus_dir / "brat", labels, read_split(config.corpus_dir, "train"))
     test = read_brat_corpus(config.corpus_dir / "brat", labels, read_split(config.corpus_dir, "test"))
     torch_fp32 = backend("float32", "torch")
-    quantized, quantize_s = quantize(config, torch_fp32, [doc.text for doc in train])
+    if config.calibration_text is None:
+        calibration = [doc.text for doc in train]
+    else:
+        calibration = [p for p in config.calibration_text.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    quantized, quantize_s = quantize(config, torch_fp32, calibration)
     compiled = openvino.Core().compile_model(
         quantized,
         "CPU",
@@ -141,6 +147,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Int8BenchConfig.model)
     parser.add_argument("--calibration-batches", type=int, default=Int8BenchConfig.calibration_batches)
+    parser.add_argument("--calibration-text", type=Path, default=None, help="paragraphs to calibrate on")
     parser.add_argument("--repeats", type=int, default=Int8BenchConfig.repeats)
     parser.add_argument("--threads", type=int, default=Int8BenchConfig.threads)
     parser.add_argument("--results-dir", type=Path, default=Int8BenchConfig.results_dir)
@@ -149,6 +156,7 @@ if __name__ == "__main__":
         Int8BenchConfig(
             model=args.model,
             calibration_batches=args.calibration_batches,
+            calibration_text=args.calibration_text,
             repeats=args.repeats,
             threads=args.threads,
             results_dir=args.results_dir,
