@@ -72,7 +72,7 @@ def run(config: Int8BenchConfig) -> list[dict[str, Any]]:
     import openvino
 
     from ctakes_llm.backends.model_source import weights_sha256
-    from ctakes_llm.backends.openvino_runtime import OpenVinoForward
+    from ctakes_llm.backends.openvino_runtime import OpenVinoForward, cpu_properties
     from ctakes_llm.backends.token_classifier import TokenClassifierBackend, TokenClassifierConfig
     from ctakes_llm.corpora.brat import read_brat_corpus
     from ctakes_llm.corpora.label_map import load_label_map
@@ -99,16 +99,8 @@ def run(config: Int8BenchConfig) -> list[dict[str, Any]]:
     else:
         calibration = [p for p in config.calibration_text.read_text(encoding="utf-8").split("\n\n") if p.strip()]
     quantized, quantize_s = quantize(config, torch_fp32, calibration)
-    compiled = openvino.Core().compile_model(
-        quantized,
-        "CPU",
-        {
-            "INFERENCE_PRECISION_HINT": "bf16",
-            "PERFORMANCE_HINT": "LATENCY",
-            "NUM_STREAMS": 1,
-            "INFERENCE_NUM_THREADS": config.threads,
-        },
-    )
+    # int8 where NNCF quantized, the backend's bf16 elsewhere
+    compiled = openvino.Core().compile_model(quantized, "CPU", cpu_properties("bfloat16", config.threads))
     predictors = {
         "openvino-bf16": backend("bfloat16", "openvino").predict,
         "openvino-int8": swapped_predict(torch_fp32, OpenVinoForward(compiled, torch_fp32._model.config)),

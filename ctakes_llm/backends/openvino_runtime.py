@@ -78,17 +78,23 @@ def compile_token_classifier(
             "Use dtype auto, bfloat16 or float32, or runtime='torch' for int8."
         )
     openvino = _import_openvino()
-    properties = {
-        "INFERENCE_PRECISION_HINT": PRECISIONS[dtype],
-        "PERFORMANCE_HINT": "LATENCY",
-        "NUM_STREAMS": 1,
-        "INFERENCE_NUM_THREADS": num_threads or 0,
-    }
+    properties = cpu_properties(dtype, num_threads)
     try:
         compiled = openvino.Core().compile_model(converted_model(model, weights_key, cache_dir), "CPU", properties)
     except (RuntimeError, ValueError, TypeError) as err:
         raise ModelLoadError(f"[E257] OpenVINO cannot convert or compile the model: {err}") from err
     return OpenVinoForward(compiled, model.config)
+
+
+def cpu_properties(dtype: str, num_threads: int | None) -> dict[str, object]:
+    """How the backend compiles for the CPU: ``dtype``'s precision, one stream tuned for latency, the thread count
+    (None: every core)."""
+    return {
+        "INFERENCE_PRECISION_HINT": PRECISIONS[dtype],
+        "PERFORMANCE_HINT": "LATENCY",
+        "NUM_STREAMS": 1,
+        "INFERENCE_NUM_THREADS": num_threads or 0,
+    }
 
 
 def converted_model(model: Any, weights_key: str, cache_dir: Path | None = None) -> Any:
