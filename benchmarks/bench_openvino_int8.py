@@ -47,16 +47,17 @@ class Int8BenchConfig:
     results_dir: Path = REPO / "benchmarks" / "results"
 
 
-def quantize(config: Int8BenchConfig, torch_backend: Any, calibration_texts: list[str]) -> tuple[Any, float]:
+def quantize(
+    config: Int8BenchConfig, torch_backend: Any, weights_key: str, calibration_texts: list[str]
+) -> tuple[Any, float]:
     """The backend's cached OpenVINO model, int8-quantized by NNCF on the backend's batches of the given texts."""
     import nncf
 
-    from ctakes_llm.backends.model_source import weights_sha256
     from ctakes_llm.backends.openvino_runtime import converted_model
 
     batches = backend_batches(torch_backend, calibration_texts)
     calibration = spread_batches(batches, config.calibration_batches)
-    model = converted_model(torch_backend._model, weights_sha256(str(config.model)))
+    model = converted_model(torch_backend._model, weights_key)
     started = time.perf_counter()
     quantized = nncf.quantize(
         model,
@@ -73,32 +74,29 @@ def run(config: Int8BenchConfig) -> list[dict[str, Any]]:
 
     from ctakes_llm.backends.model_source import weights_sha256
     from ctakes_llm.backends.openvino_runtime import OpenVinoForward, cpu_properties
-    from ctakes_llm.backends.token_classifier import TokenClassifierBackend, TokenClassifierConfig
+    from ctakes_llm.backends.token_classifier import Dtype, Runtime, TokenClassifierBackend, TokenClassifierConfig
     from ctakes_llm.corpora.brat import read_brat_corpus
     from ctakes_llm.corpora.label_map import load_label_map
     from ctakes_llm.corpora.splits import read_split
     from ctakes_llm.evaluation.metrics import score_corpus
     from ctakes_llm.ner.mention import MentionClass
 
-    def backend(dtype: str, runtime: str) -> Any:
+    def backend(dtype: Dtype, runtime: Runtime) -> Any:
         options = TokenClassifierConfig(
-            model=str(config.model),
-            dtype=dtype,
-            runtime=runtime,
-            num_threads=config.threads,
-            device="cpu",  # type: ignore[arg-type]
+            model=str(config.model), dtype=dtype, runtime=runtime, num_threads=config.threads, device="cpu"
         )
         return TokenClassifierBackend(options)
 
     labels = load_label_map("maccrobat")
-    train = read_brat_corpus(config.corpus_dir / "brat", labels, read_split(config.corpus_dir, "train"))
     test = read_brat_corpus(config.corpus_dir / "brat", labels, read_split(config.corpus_dir, "test"))
-    torch_fp32 = backend("float32", "torch")
     if config.calibration_text is None:
+        train = read_brat_corpus(config.corpus_dir / "brat", labels, read_split(config.corpus_dir, "train"))
         calibration = [doc.text for doc in train]
     else:
         calibration = [p for p in config.calibration_text.read_text(encoding="utf-8").split("\n\n") if p.strip()]
-    quantized, quantize_s = quantize(config, torch_fp32, calibration)
+    weights_key = weights_sha256(str(config.model))
+    torch_fp32 = backend("float32", "torch")
+    quantized, quantize_s = quantize(config, torch_fp32, weights_key, calibration)
     # int8 where NNCF quantized, the backend's bf16 elsewhere
     compiled = openvino.Core().compile_model(quantized, "CPU", cpu_properties("bfloat16", config.threads))
     predictors = {
@@ -118,7 +116,7 @@ def run(config: Int8BenchConfig) -> list[dict[str, Any]]:
     for name in predictors:
         record = {
             "model": str(config.model),
-            "weights_sha256": weights_sha256(str(config.model)),
+            "weights_sha256": weights_key,
             "variant": name,
             "config": config_record(config),
             "quantize_s": round(quantize_s, 1) if name == "openvino-int8" else None,
