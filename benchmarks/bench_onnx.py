@@ -223,18 +223,6 @@ class ZeroForward:
         return SimpleNamespace(logits=torch.zeros((*input_ids.shape, self.num_labels)))
 
 
-class BatchRecorder(ZeroForward):
-    """Keeps the batches the backend builds (for calibration and logit checks)."""
-
-    def __init__(self, num_labels: int) -> None:
-        super().__init__(num_labels)
-        self.batches: list[dict[str, np.ndarray]] = []
-
-    def __call__(self, *, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> SimpleNamespace:
-        self.batches.append({"input_ids": input_ids.numpy().copy(), "attention_mask": attention_mask.numpy().copy()})
-        return super().__call__(input_ids=input_ids, attention_mask=attention_mask)
-
-
 @contextlib.contextmanager
 def forward_swapped(backend: Any, forward: Any) -> Iterator[None]:
     """Run ``backend`` with ``forward`` in place of its torch model (the backend calls ``_model`` for logits)."""
@@ -244,14 +232,6 @@ def forward_swapped(backend: Any, forward: Any) -> Iterator[None]:
         yield
     finally:
         backend._model = model
-
-
-def backend_batches(backend: Any, texts: Sequence[str]) -> list[dict[str, np.ndarray]]:
-    """The input batches ``backend.predict(texts)`` feeds its model, in the order it feeds them."""
-    recorder = BatchRecorder(len(backend._tags))
-    with forward_swapped(backend, recorder):
-        backend.predict(texts)
-    return recorder.batches
 
 
 def spread_batches(batches: Sequence[dict[str, np.ndarray]], count: int) -> list[dict[str, np.ndarray]]:
@@ -356,11 +336,11 @@ def run(config: OnnxBenchConfig) -> list[dict[str, Any]]:
         FLOOR: swapped_predict(fp32, ZeroForward(len(fp32._tags))),
     }
     details: dict[str, dict[str, Any]] = {name: {} for name in predictors}
-    check = spread_batches(backend_batches(fp32, notes), config.check_batches)
+    check = spread_batches(fp32.model_inputs(notes), config.check_batches)
     calibration: list[dict[str, np.ndarray]] = []
     if "qdq" in config.variants:
         train_docs = read_brat_corpus(config.corpus_dir / "brat", labels, read_split(config.corpus_dir, "train"))
-        train_batches = backend_batches(fp32, [doc.text for doc in train_docs])
+        train_batches = fp32.model_inputs([doc.text for doc in train_docs])
         calibration = spread_batches(train_batches, -(-config.calibration_windows // config.batch_size))
 
     with contextlib.ExitStack() as stack:

@@ -197,7 +197,10 @@ class CausalLmBackend(GenerativeBackend):
         import torch
 
         encoded = self.tokenizer(
-            prompts, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens,
+            prompts,
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=add_special_tokens,
             return_token_type_ids=False,  # BERT-style tokenizers add them and generate() refuses them
         ).to(self.model.device)
         options: dict[str, Any] = {

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from ctakes_llm.backends import openvino_runtime
 from ctakes_llm.backends.model_source import default_model_dir, resolve_model, weights_sha256
 from ctakes_llm.errors import ConfigError, ModelLoadError
 from ctakes_llm.ner.bio import OUTSIDE, decode_bio, viterbi_tags
@@ -60,8 +61,10 @@ class TokenClassifierConfig:
         overlap: Wordpieces two neighbouring windows share; at most a quarter of ``max_length``. 16 costs 7% more
             model time than none on ACI-bench notes (32: 15%); on MACCROBAT test, strict F1 is 0.582 with 16 or 32
             and 0.566 with none.
-        dtype: ``"float32"``, ``"bfloat16"``, ``"int8"`` (dynamic quantization of linear layers, CPU only), or
-            ``"auto"``: bfloat16 where the hardware runs it fast (CUDA with bf16, or a CPU with AMX or
+        dtype: ``"float32"``, ``"bfloat16"``, ``"int8"`` (CPU only: on OpenVINO, NNCF's static quantization
+            calibrated on shipped notes, the rest in bfloat16 where the CPU runs it fast; on torch, dynamic
+            quantization of the linear layers, 2.4 points of strict F1 lost), or ``"auto"``: int8 on OpenVINO when
+            nncf is installed, else bfloat16 where the hardware runs it fast (CUDA with bf16, or a CPU with AMX or
             AVX512-BF16), else float32.
         num_threads: CPU threads for torch (sets the process-wide ``torch.set_num_threads``); None leaves it.
         device: ``"cpu"``, ``"cuda"``, or ``"auto"`` (CUDA when available).
@@ -72,9 +75,9 @@ class TokenClassifierConfig:
             wordpiece's best tag is off; +0.5 to +3 strict F1 on MACCROBAT test for the students shipped so far);
             ``"argmax"``: each wordpiece's best tag.
         runtime: ``"torch"``; ``"openvino"``: the forward pass compiled by OpenVINO for the CPU, in ``dtype``'s
-            precision (bfloat16 or float32; see :mod:`ctakes_llm.backends.openvino_runtime`); or ``"auto"``:
-            OpenVINO on the CPU when it is installed and ``dtype`` is not int8 (falling back to torch, with a
-            warning, if it cannot compile the model), else torch.
+            precision (see :mod:`ctakes_llm.backends.openvino_runtime`); or ``"auto"``: OpenVINO on the CPU when
+            it is installed (and nncf too, for int8), falling back to torch with a warning if it cannot compile
+            or quantize the model; else torch.
     """
 
     model: str | None = None
@@ -111,11 +114,8 @@ class TokenClassifierConfig:
             raise ConfigError("[E223] dtype='int8' is dynamic CPU quantization; use it with device='cpu'.")
         if self.runtime not in _RUNTIMES:
             raise ConfigError(f"[E223] runtime={self.runtime!r} is not one of {', '.join(_RUNTIMES)}.")
-        if self.runtime == "openvino" and (self.device == "cuda" or self.dtype == "int8"):
-            raise ConfigError(
-                "[E223] runtime='openvino' runs on the CPU in bfloat16 or float32; "
-                f"device={self.device!r} with dtype={self.dtype!r} needs runtime='torch'."
-            )
+        if self.runtime == "openvino" and self.device == "cuda":
+            raise ConfigError("[E223] runtime='openvino' runs on the CPU; device='cuda' needs runtime='torch'.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,13 +180,17 @@ class TokenClassifierBackend:
         if config.num_threads is not None:
             torch.set_num_threads(config.num_threads)
         self.device = "cpu" if config.runtime == "openvino" else pick_device(config.device)
-        self.dtype = _pick_dtype(config.dtype, self.device)
-        self.runtime = _pick_runtime(config.runtime, self.device, self.dtype)
+        self.runtime = _pick_runtime(config.runtime, self.device, config.dtype)
+        self.dtype = _pick_dtype(config.dtype, self.device, self.runtime)
         self._weights_sha256: str | None = None
+        self._tokenizer = _load_tokenizer(self.source, config.offline)
+        self._prefix, self._suffix = _special_tokens(self._tokenizer)
+        self._pad_id = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
+        self._content_length = config.max_length - len(self._prefix) - len(self._suffix)
         if self.runtime == "openvino":
-            self._tokenizer, self._model = self._load_openvino(config)
+            self._model = self._load_openvino(config)
         else:
-            self._tokenizer, self._model = _load_pretrained(self.source, config.offline, self.dtype, self.device)
+            self._model = _load_model(self.source, config.offline, self.dtype, self.device)
         self._tags = _bio_tags(self._model.config.id2label, self.source)
         self._label_index = {tag: index for index, tag in enumerate(self._tags)}
         positions = getattr(self._model.config, "max_position_embeddings", None)
@@ -195,9 +199,6 @@ class TokenClassifierBackend:
                 f"[E223] max_length={config.max_length} exceeds the {positions} positions of {self.source}. "
                 f"Use max_length <= {positions}."
             )
-        self._prefix, self._suffix = _special_tokens(self._tokenizer)
-        self._pad_id = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
-        self._content_length = config.max_length - len(self._prefix) - len(self._suffix)
         self.counters: dict[str, int] = {
             "texts": 0,
             "windows": 0,
@@ -208,22 +209,26 @@ class TokenClassifierBackend:
         }
         logger.info("loaded %s on %s as %s (%s)", self.source, self.device, self.dtype, self.runtime)
 
-    def _load_openvino(self, config: TokenClassifierConfig) -> tuple[Any, Any]:
-        """The tokenizer and the OpenVINO-compiled model; with ``runtime='auto'``, torch's model if that fails."""
-        from ctakes_llm.backends.openvino_runtime import compile_token_classifier
-
-        tokenizer, torch_model = _load_pretrained(self.source, config.offline, "float32", self.device)
+    def _load_openvino(self, config: TokenClassifierConfig) -> Any:
+        """The OpenVINO-compiled model (int8 ones calibrated on the shipped notes, windowed as this backend does);
+        with ``runtime='auto'``, torch's model if OpenVINO or NNCF fails."""
+        torch_model = _load_model(self.source, config.offline, "float32", self.device)
         self._weights_sha256 = weights_sha256(self.source)
+        calibration = None
+        if self.dtype == "int8":
+            calibration = self.model_inputs(openvino_runtime.calibration_texts())
+        float_dtype = self.dtype if calibration is None else ("bfloat16" if cpu_has_fast_bf16() else "float32")
         try:
-            return tokenizer, compile_token_classifier(
-                torch_model, self._weights_sha256, self.dtype, config.num_threads
+            return openvino_runtime.compile_token_classifier(
+                torch_model, self._weights_sha256, float_dtype, config.num_threads, calibration=calibration
             )
         except ModelLoadError as err:
             if config.runtime != "auto":
                 raise
-            logger.warning("%s; running %s with torch", err, self.source)
             self.runtime = "torch"
-            return _load_pretrained(self.source, config.offline, self.dtype, self.device)
+            self.dtype = _pick_dtype(config.dtype, self.device, self.runtime)
+            logger.warning("%s; running %s with torch in %s", err, self.source, self.dtype)
+            return _load_model(self.source, config.offline, self.dtype, self.device)
 
     def describe(self) -> dict[str, object]:
         """Backend identity for the run manifest: model, weights hash and run options."""
@@ -251,13 +256,10 @@ class TokenClassifierBackend:
         token_ids = [encoding.ids for encoding in encodings]
         offsets = [encoding.offsets for encoding in encodings]
         word_ids = [encoding.word_ids for encoding in encodings]
-        windows: list[Window] = []
-        for index, (text, text_offsets) in enumerate(zip(texts, offsets, strict=True)):
-            spans = plan_windows(text, text_offsets, self._content_length, self.config.overlap)
-            windows.extend(Window(index, start, end) for start, end in spans)
-            self.counters["multi_window_texts"] += len(spans) > 1
+        windows = self._windows(texts, offsets)
         self.counters["texts"] += len(texts)
         self.counters["windows"] += len(windows)
+        self.counters["multi_window_texts"] += len({window.text_index for window in windows if window.start > 0})
 
         best = [np.full(len(ids), -1, dtype=np.int64) for ids in token_ids]
         log_probs = [np.zeros((len(ids), len(self._tags)), dtype=np.float32) for ids in token_ids]
@@ -275,33 +277,59 @@ class TokenClassifierBackend:
     def _backend_tokenizer(self) -> Any:
         return self._tokenizer.backend_tokenizer
 
-    def _run_windows(
+    def model_inputs(self, texts: Sequence[str]) -> list[dict[str, npt.NDArray[np.int64]]]:
+        """The input batches (``input_ids``, ``attention_mask``) that :meth:`predict` feeds the model for
+        ``texts``, in the order it feeds them: what int8 calibrates on and what benchmarks replay."""
+        encodings = self._backend_tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        windows = self._windows(texts, [encoding.offsets for encoding in encodings])
+        token_ids = [encoding.ids for encoding in encodings]
+        return [
+            {"input_ids": input_ids, "attention_mask": attention_mask}
+            for _, input_ids, attention_mask in self._batches(windows, token_ids)
+        ]
+
+    def _windows(self, texts: Sequence[str], offsets: Sequence[Sequence[tuple[int, int]]]) -> list[Window]:
+        windows: list[Window] = []
+        for index, (text, text_offsets) in enumerate(zip(texts, offsets, strict=True)):
+            spans = plan_windows(text, text_offsets, self._content_length, self.config.overlap)
+            windows.extend(Window(index, start, end) for start, end in spans)
+        return windows
+
+    def _batches(
         self, windows: list[Window], token_ids: list[list[int]]
-    ) -> list[tuple[Window, npt.NDArray[np.float32]]]:
-        """Run the model over all windows in batches; return each window's label log-probabilities per wordpiece."""
-        import torch
+    ) -> Iterator[tuple[list[Window], npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+        """Windows in batches of ``batch_size``, length-sorted unless bucketing is off, as padded model inputs."""
+        import numpy as np
 
         order = sorted(windows, key=lambda w: w.end - w.start) if self.config.bucket_by_length else windows
-        results = []
         prefix, suffix = self._prefix, self._suffix
+        for first in range(0, len(order), self.config.batch_size):
+            batch = order[first : first + self.config.batch_size]
+            width = max(w.end - w.start for w in batch) + len(prefix) + len(suffix)
+            input_ids = np.full((len(batch), width), self._pad_id, dtype=np.int64)
+            attention_mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, window in enumerate(batch):
+                ids = prefix + token_ids[window.text_index][window.start : window.end] + suffix
+                input_ids[row, : len(ids)] = ids
+                attention_mask[row, : len(ids)] = 1
+            yield batch, input_ids, attention_mask
+
+    def _run_windows(
+        self, windows: list[Window], token_ids: list[list[int]]
+    ) -> Iterator[tuple[Window, npt.NDArray[np.float32]]]:
+        """Run the model over all windows in batches; yield each window's label log-probabilities per wordpiece."""
+        import torch
+
+        content_start = len(self._prefix)
         with torch.inference_mode():
-            for first in range(0, len(order), self.config.batch_size):
-                batch = order[first : first + self.config.batch_size]
-                width = max(w.end - w.start for w in batch) + len(prefix) + len(suffix)
-                input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
-                attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, window in enumerate(batch):
-                    ids = prefix + token_ids[window.text_index][window.start : window.end] + suffix
-                    input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-                    attention_mask[row, : len(ids)] = 1
+            for batch, input_ids, attention_mask in self._batches(windows, token_ids):
                 logits = self._model(
-                    input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
+                    input_ids=torch.from_numpy(input_ids).to(self.device),
+                    attention_mask=torch.from_numpy(attention_mask).to(self.device),
                 ).logits
                 log_probs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
                 for row, window in enumerate(batch):
-                    content = slice(len(prefix), len(prefix) + window.end - window.start)
-                    results.append((window, log_probs[row, content]))
-        return results
+                    yield window, log_probs[row, content_start : content_start + window.end - window.start]
 
     def _mentions(
         self,
@@ -485,25 +513,25 @@ def pick_device(device: str) -> str:
 
 
 def _pick_runtime(runtime: str, device: str, dtype: str) -> str:
-    """``runtime``, or for ``"auto"``: OpenVINO on the CPU in bfloat16 or float32 when it is installed, else torch."""
+    """``runtime``, or for ``"auto"``: OpenVINO on the CPU when it is installed (and nncf, for int8), else torch."""
     if runtime != "auto":
         return runtime
-    if device != "cpu" or dtype == "int8":
+    if device != "cpu" or not openvino_runtime.installed("openvino"):
         return "torch"
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
-        return "torch"
-    return "openvino"
+    return "openvino" if dtype != "int8" or openvino_runtime.installed("nncf") else "torch"
 
 
-def _pick_dtype(dtype: str, device: str) -> str:
+def _pick_dtype(dtype: str, device: str, runtime: str) -> str:
+    """``dtype``, or for ``"auto"``: int8 on OpenVINO with nncf (F1 within 0.2 point), else bfloat16 where the
+    hardware runs it fast, else float32."""
     import torch
 
     if dtype != "auto":
         return dtype
     if device == "cuda":
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    if runtime == "openvino" and openvino_runtime.installed("nncf"):
+        return "int8"
     return "bfloat16" if cpu_has_fast_bf16() else "float32"
 
 
@@ -516,19 +544,14 @@ def cpu_has_fast_bf16() -> bool:
     return any(bool(getattr(torch.cpu, probe, lambda: False)()) for probe in probes)
 
 
-def _load_pretrained(source: str, offline: bool, dtype: str, device: str) -> tuple[Any, Any]:
-    import torch
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
+def _load_tokenizer(source: str, offline: bool) -> Any:
+    """The model's fast tokenizer, set to neither truncate nor pad (the backend windows and pads itself)."""
+    from transformers import AutoTokenizer
 
-    weights_dtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
-        model = AutoModelForTokenClassification.from_pretrained(source, local_files_only=offline, dtype=weights_dtype)
     except (OSError, ValueError, KeyError) as err:
-        raise ModelLoadError(
-            f"[E225] Cannot load a token-classification model and tokenizer from {source}: {err}. Pass a directory "
-            "saved with save_pretrained from an AutoModelForTokenClassification and its fast tokenizer."
-        ) from err
+        raise ModelLoadError(_cannot_load(source, err)) from err
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(
             f"[E226] The tokenizer of {source} is not a fast (Rust) tokenizer, so it gives no offset mapping. "
@@ -537,10 +560,30 @@ def _load_pretrained(source: str, offline: bool, dtype: str, device: str) -> tup
     backend = tokenizer.backend_tokenizer
     backend.no_truncation()
     backend.no_padding()
+    return tokenizer
+
+
+def _load_model(source: str, offline: bool, dtype: str, device: str) -> Any:
+    """The token-classification model in eval mode, in ``dtype`` (int8: torch's dynamic quantization), on ``device``."""
+    import torch
+    from transformers import AutoModelForTokenClassification
+
+    weights_dtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
+    try:
+        model = AutoModelForTokenClassification.from_pretrained(source, local_files_only=offline, dtype=weights_dtype)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelLoadError(_cannot_load(source, err)) from err
     model.eval()
     if dtype == "int8":
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
-    return tokenizer, model.to(device)
+    return model.to(device)
+
+
+def _cannot_load(source: str, err: Exception) -> str:
+    return (
+        f"[E225] Cannot load a token-classification model and tokenizer from {source}: {err}. Pass a directory "
+        "saved with save_pretrained from an AutoModelForTokenClassification and its fast tokenizer."
+    )
 
 
 def _bio_tags(id2label: dict[int, str], source: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""The token backend with runtime='openvino': same logits and mentions as torch, a cache that survives, clear errors."""
+"""The token backend with runtime='openvino': same logits and mentions as torch, int8 through NNCF, a cache that
+survives, clear errors."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from ctakes_llm.backends import openvino_runtime
 from ctakes_llm.backends.token_classifier import TokenClassifierBackend, TokenClassifierConfig
 from ctakes_llm.errors import ConfigError, ModelLoadError
 
@@ -91,9 +93,7 @@ def test_an_unwritable_cache_costs_only_the_cache(
     assert spans == [(m.cls, m.begin, m.end) for m in reference.predict(TEXTS)[1]]
 
 
-def test_openvino_refuses_int8_cuda_and_unknown_runtimes() -> None:
-    with pytest.raises(ConfigError, match=r"E223.*runtime='torch'"):
-        TokenClassifierConfig(runtime="openvino", dtype="int8")
+def test_openvino_refuses_cuda_and_unknown_runtimes() -> None:
     with pytest.raises(ConfigError, match=r"E223.*runtime='torch'"):
         TokenClassifierConfig(runtime="openvino", device="cuda")
     with pytest.raises(ConfigError, match=r"E223.*runtime='onnx'"):
@@ -107,9 +107,89 @@ def test_missing_openvino_is_a_clear_error(tiny_token_model: Path, monkeypatch: 
     assert _backend(tiny_token_model).describe()["runtime"] == "torch"  # auto falls back
 
 
-def test_auto_runtime_is_openvino_on_the_cpu_and_torch_for_int8(tiny_token_model: Path) -> None:
-    assert _backend(tiny_token_model, device="cpu").describe()["runtime"] == "openvino"
-    assert _backend(tiny_token_model, device="cpu", dtype="int8").describe()["runtime"] == "torch"
+def test_auto_is_openvino_int8_on_the_cpu(tiny_token_model: Path) -> None:
+    for options in ({}, {"dtype": "int8"}, {"runtime": "openvino"}):
+        described = _backend(tiny_token_model, device="cpu", **options).describe()
+        assert (described["runtime"], described["dtype"]) == ("openvino", "int8")
+
+
+def test_without_nncf_auto_is_openvino_in_floating_point_and_int8_is_torch(
+    tiny_token_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "nncf", None)
+    described = _backend(tiny_token_model, device="cpu").describe()
+    assert described["runtime"] == "openvino" and described["dtype"] in ("bfloat16", "float32")
+    described = _backend(tiny_token_model, device="cpu", dtype="int8").describe()
+    assert (described["runtime"], described["dtype"]) == ("torch", "int8")
+    with pytest.raises(ConfigError, match=r"E258.*pip install nncf"):
+        _backend(tiny_token_model, runtime="openvino", dtype="int8")
+
+
+def test_int8_openvino_finds_the_keyword_mentions_and_is_cached_apart(
+    keyword_token_model: Path, private_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Static int8 takes its activation ranges from the calibration notes. The keyword model gives each keyword a
+    # hidden dimension of its own, so it keeps only the keywords those notes contain (not pneumonia or CBC); a
+    # trained encoder's dimensions are dense and all see calibration.
+    text = "Started aspirin and metformin; chest pain and fever resolved. Abdomen soft. " * 3
+    expected = [(m.cls, m.begin, m.end) for m in _backend(keyword_token_model, runtime="torch").predict([text])[0]]
+    assert len(expected) == 15
+    quantized = _backend(keyword_token_model, runtime="openvino", dtype="int8")
+    assert [(m.cls, m.begin, m.end) for m in quantized.predict([text])[0]] == expected
+    int8_folders = [folder for folder in private_cache.iterdir() if "-int8-nncf" in folder.name]
+    assert len(int8_folders) == 1 and (int8_folders[0] / "model.xml").is_file()
+    assert len(list(private_cache.iterdir())) == 2  # the float32 conversion beside it
+
+    import nncf
+
+    def no_quantization(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the cached int8 model should have been read")
+
+    monkeypatch.setattr(nncf, "quantize", no_quantization)
+    again = _backend(keyword_token_model, runtime="openvino", dtype="int8")
+    assert [(m.cls, m.begin, m.end) for m in again.predict([text])[0]] == expected
+    with pytest.raises(ModelLoadError, match=r"E258.*cached int8 model should have been read"):
+        _backend(keyword_token_model, runtime="openvino", dtype="int8", batch_size=3)  # other batches: recalibrate
+
+
+def test_auto_falls_back_to_torch_in_floating_point_when_nncf_fails(
+    tiny_token_model: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import nncf
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no quantizable operations")
+
+    monkeypatch.setattr(nncf, "quantize", broken)
+    with caplog.at_level(logging.WARNING):
+        described = _backend(tiny_token_model, device="cpu").describe()
+    assert described["runtime"] == "torch" and described["dtype"] in ("bfloat16", "float32")
+    assert "E258" in caplog.text
+    with pytest.raises(ModelLoadError, match=r"E258.*no quantizable operations"):
+        _backend(tiny_token_model, runtime="openvino")
+
+
+def test_model_inputs_are_the_batches_predict_feeds_the_model(tiny_token_model: Path) -> None:
+    backend = _backend(tiny_token_model, runtime="torch", batch_size=2)
+    fed: list[tuple[torch.Tensor, torch.Tensor]] = []
+    model = backend._model
+
+    def recording(*, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> object:
+        fed.append((input_ids, attention_mask))
+        return model(input_ids=input_ids, attention_mask=attention_mask)
+
+    backend._model = recording
+    backend.predict(TEXTS)
+    inputs = backend.model_inputs(TEXTS)
+    assert len(inputs) == len(fed) > 2
+    for batch, (input_ids, attention_mask) in zip(inputs, fed, strict=True):
+        assert (batch["input_ids"] == input_ids.numpy()).all()
+        assert (batch["attention_mask"] == attention_mask.numpy()).all()
+
+
+def test_the_shipped_calibration_notes_are_twelve_paragraphs() -> None:
+    paragraphs = openvino_runtime.calibration_texts()
+    assert len(paragraphs) == 12 and all(len(paragraph) > 40 for paragraph in paragraphs)
 
 
 def test_auto_runtime_falls_back_to_torch_when_openvino_cannot_compile(
@@ -130,6 +210,28 @@ def test_auto_runtime_falls_back_to_torch_when_openvino_cannot_compile(
     )
     with pytest.raises(ModelLoadError, match=r"E257.*unsupported operation"):
         _backend(tiny_token_model, dtype="float32", runtime="openvino")
+
+
+def test_cli_default_int8_keeps_stdout_for_the_annotations(keyword_token_model: Path, private_cache: Path) -> None:
+    """NNCF logs and draws progress bars on stdout; a first run that quantizes must still write clean JSONL there."""
+    import json
+    import os
+    import subprocess
+
+    command = [sys.executable, "-m", "ctakes_llm", "annotate", "-", "-o", "-", "--format", "jsonl"]
+    done = subprocess.run(
+        [*command, "--model", str(keyword_token_model)],
+        input="Started aspirin and metformin for chest pain.\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CTAKES_LLM_CACHE": str(private_cache.parent)},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Statistics collection" in done.stderr  # NNCF quantized in this run
+    (line,) = done.stdout.splitlines()
+    assert [m["text"] for m in json.loads(line)["mentions"]] == ["aspirin", "metformin", "chest pain"]
+    assert [folder.name for folder in private_cache.iterdir() if "-int8-" in folder.name]
 
 
 def test_cli_runtime_option_reaches_the_backend(keyword_token_model: Path, private_cache: Path) -> None:

@@ -6,6 +6,7 @@ import itertools
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,11 @@ def random_backend(tiny_token_model: Path) -> TokenClassifierBackend:
 
 @pytest.fixture(scope="module")
 def keyword_backend(keyword_token_model: Path) -> TokenClassifierBackend:
-    return TokenClassifierBackend(TokenClassifierConfig(model=str(keyword_token_model), max_length=128, overlap=16))
+    """The keyword model in float32 on torch: exact logits, so windowing and decoding are all that is tested."""
+    options = TokenClassifierConfig(
+        model=str(keyword_token_model), max_length=128, overlap=16, dtype="float32", runtime="torch"
+    )
+    return TokenClassifierBackend(options)
 
 
 def _assert_well_formed(text: str, mentions: list[Mention]) -> None:
@@ -106,7 +111,7 @@ def test_token_classifier_small_windows_give_the_same_mentions(
 ) -> None:
     """The keyword model ignores context, so cutting a text into many windows must change nothing."""
     text = " ".join(NOTES[:3]) * 6 + "\nchest pain at the very end"
-    small = TokenClassifierBackend(TokenClassifierConfig(model=str(keyword_token_model), max_length=12, overlap=3))
+    small = TokenClassifierBackend(replace(keyword_backend.config, max_length=12, overlap=3))
     (windowed,) = small.predict([text])
     assert small.counters["windows"] > 10 and small.counters["multi_window_texts"] == 1
     (whole,) = keyword_backend.predict([text])
@@ -138,8 +143,9 @@ def test_token_classifier_batching_does_not_change_results(random_backend: Token
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "int8"])
-def test_token_classifier_runs_in_each_dtype(keyword_token_model: Path, dtype: str) -> None:
-    backend = load(str(keyword_token_model), TokenClassifierConfig(dtype=dtype, device="cpu"))  # type: ignore[arg-type]
+def test_token_classifier_runs_in_each_dtype_on_torch(keyword_token_model: Path, dtype: str) -> None:
+    options = TokenClassifierConfig(dtype=dtype, device="cpu", runtime="torch")  # type: ignore[arg-type]
+    backend = load(str(keyword_token_model), options)
     assert backend.dtype == dtype
     text = NOTES[2] * 3
     (mentions,) = backend.predict([text])
@@ -152,14 +158,11 @@ def test_token_classifier_auto_dtype_is_float32_without_fast_bf16(
 ) -> None:
     import ctakes_llm.backends.token_classifier as module
 
+    options = TokenClassifierConfig(model=str(keyword_token_model), device="cpu", runtime="torch")
     monkeypatch.setattr(module, "cpu_has_fast_bf16", lambda: False)
-    assert (
-        TokenClassifierBackend(TokenClassifierConfig(model=str(keyword_token_model), device="cpu")).dtype == "float32"
-    )
+    assert TokenClassifierBackend(options).dtype == "float32"
     monkeypatch.setattr(module, "cpu_has_fast_bf16", lambda: True)
-    assert (
-        TokenClassifierBackend(TokenClassifierConfig(model=str(keyword_token_model), device="cpu")).dtype == "bfloat16"
-    )
+    assert TokenClassifierBackend(options).dtype == "bfloat16"
 
 
 def test_token_classifier_describe_names_model_and_weights(keyword_backend: TokenClassifierBackend) -> None:
