@@ -87,7 +87,8 @@ class OpenVinoForward:
 
 
 def compile_token_classifier(
-    model: Any,
+    load_model: Callable[[], Any],
+    model_config: Any,
     weights_key: str,
     dtype: str,
     num_threads: int | None,
@@ -97,7 +98,9 @@ def compile_token_classifier(
     """Convert (or read from the cache), optionally quantize, and compile a float32 torch token classifier.
 
     Args:
-        model: An ``AutoModelForTokenClassification`` in float32, in eval mode.
+        load_model: Loads the ``AutoModelForTokenClassification`` in float32, in eval mode; called only when the
+            cache lacks the model (loading the torch weights is a third of a cached start-up).
+        model_config: The model's transformers config, which the returned forward pass carries.
         weights_key: Names the weights in the cache (the backend passes their sha256).
         dtype: ``"bfloat16"`` or ``"float32"``: the precision OpenVINO computes in (where it is not int8).
         num_threads: Inference threads; None lets OpenVINO use every core.
@@ -117,13 +120,13 @@ def compile_token_classifier(
     folder = cache_dir or default_cache_dir()
     try:
         if calibration is None:
-            ir = converted_model(model, weights_key, folder)
+            ir = converted_model(load_model, weights_key, folder)
         else:
-            ir = quantized_model(model, weights_key, calibration, folder)
+            ir = quantized_model(load_model, weights_key, calibration, folder)
         compiled = openvino.Core().compile_model(ir, "CPU", cpu_properties(dtype, num_threads))
     except (RuntimeError, ValueError, TypeError) as err:
         raise ModelLoadError(f"[E257] OpenVINO cannot convert or compile the model: {err}") from err
-    return OpenVinoForward(compiled, model.config)
+    return OpenVinoForward(compiled, model_config)
 
 
 def cpu_properties(dtype: str, num_threads: int | None) -> dict[str, object]:
@@ -137,8 +140,9 @@ def cpu_properties(dtype: str, num_threads: int | None) -> dict[str, object]:
     }
 
 
-def converted_model(model: Any, weights_key: str, cache_dir: Path | None = None) -> Any:
-    """The torch model as an OpenVINO ``Model`` in float32: read from the cache, or converted and then cached.
+def converted_model(load_model: Callable[[], Any], weights_key: str, cache_dir: Path | None = None) -> Any:
+    """The torch model (``load_model()``) as an OpenVINO ``Model`` in float32: read from the cache, or converted
+    and then cached.
 
     Raises:
         ConfigError: openvino is not installed.
@@ -150,15 +154,18 @@ def converted_model(model: Any, weights_key: str, cache_dir: Path | None = None)
     def convert() -> Any:
         example = torch.ones((2, 16), dtype=torch.long)
         with torch.inference_mode():
-            return openvino.convert_model(model, example_input={name: example for name in _INPUTS})
+            return openvino.convert_model(load_model(), example_input={name: example for name in _INPUTS})
 
     folder = (cache_dir or default_cache_dir()) / _model_name(openvino, weights_key)
     return _cached(openvino, folder, convert)
 
 
-def quantized_model(model: Any, weights_key: str, calibration: Sequence[Batch], cache_dir: Path | None = None) -> Any:
-    """The torch model as an int8 OpenVINO ``Model`` calibrated on ``calibration``: from the cache, or quantized by
-    NNCF and then cached under a name that holds the calibration batches' hash and NNCF's version.
+def quantized_model(
+    load_model: Callable[[], Any], weights_key: str, calibration: Sequence[Batch], cache_dir: Path | None = None
+) -> Any:
+    """The torch model (``load_model()``) as an int8 OpenVINO ``Model`` calibrated on ``calibration``: from the
+    cache, or quantized by NNCF and then cached under a name that holds the calibration batches' hash and NNCF's
+    version.
 
     Raises:
         ConfigError: openvino or nncf is not installed.
@@ -176,7 +183,7 @@ def quantized_model(model: Any, weights_key: str, calibration: Sequence[Batch], 
     def quantize() -> Any:
         import nncf
 
-        float_model = converted_model(model, weights_key, cache)
+        float_model = converted_model(load_model, weights_key, cache)
         logger.info("quantizing the OpenVINO model to int8 on %d calibration batches", len(calibration))
         try:
             with _stdout_kept_clean():

@@ -215,16 +215,22 @@ class TokenClassifierBackend:
 
     def _load_openvino(self, config: TokenClassifierConfig) -> Any:
         """The OpenVINO-compiled model (int8 ones calibrated on the shipped notes, windowed as this backend does);
-        with ``runtime='auto'``, torch's model if OpenVINO or NNCF fails."""
-        torch_model = _load_model(self.source, config.offline, "float32", self.device)
+        the torch weights load only when the cache lacks it. With ``runtime='auto'``, torch's model if OpenVINO or
+        NNCF fails."""
         self._weights_sha256 = weights_sha256(self.source)
         calibration = None
         if self.dtype == "int8":
             calibration = self.model_inputs(openvino_runtime.calibration_texts())
         float_dtype = self.dtype if calibration is None else ("bfloat16" if cpu_has_fast_bf16() else "float32")
+        model_config = _load_config(self.source, config.offline)
         try:
             return openvino_runtime.compile_token_classifier(
-                torch_model, self._weights_sha256, float_dtype, config.num_threads, calibration=calibration
+                lambda: _load_model(self.source, config.offline, "float32", self.device),
+                model_config,
+                self._weights_sha256,
+                float_dtype,
+                config.num_threads,
+                calibration=calibration,
             )
         except ModelLoadError as err:
             if config.runtime != "auto":
@@ -567,6 +573,16 @@ def _load_tokenizer(source: str, offline: bool) -> Any:
     backend.no_truncation()
     backend.no_padding()
     return tokenizer
+
+
+def _load_config(source: str, offline: bool) -> Any:
+    """The model's transformers config (labels, positions), without its weights."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(source, local_files_only=offline)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelLoadError(_cannot_load(source, err)) from err
 
 
 def _load_model(source: str, offline: bool, dtype: str, device: str) -> Any:

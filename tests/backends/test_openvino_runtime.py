@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ctakes_llm.backends import openvino_runtime
+from ctakes_llm.backends import openvino_runtime, token_classifier
 from ctakes_llm.backends.token_classifier import TokenClassifierBackend, TokenClassifierConfig
 from ctakes_llm.errors import ConfigError, ModelLoadError
 
@@ -76,6 +76,7 @@ def test_the_converted_model_is_cached_and_read_back(
         raise AssertionError("the cached model should have been read")
 
     monkeypatch.setattr(openvino, "convert_model", no_conversion)
+    monkeypatch.setattr(token_classifier, "_load_model", no_conversion)  # nor the torch weights loaded
     assert _backend(tiny_token_model, dtype="float32", runtime="openvino").predict(TEXTS) == first
 
 
