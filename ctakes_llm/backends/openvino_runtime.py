@@ -178,7 +178,7 @@ def quantized_model(
             "pip install nncf. Or use dtype bfloat16 or float32."
         )
     cache = cache_dir or default_cache_dir()
-    name = f"{_model_name(openvino, weights_key)}-int8-nncf{metadata.version('nncf')}-{_calibration_key(calibration)}"
+    name = f"{_model_name(openvino, weights_key)}-int8-nncf{metadata.version('nncf')}-{calibration_key(calibration)}"
 
     def quantize() -> Any:
         import nncf
@@ -216,8 +216,9 @@ def _model_name(openvino: Any, weights_key: str) -> str:
     return f"{weights_key[:32]}-{openvino.__version__.split('-')[0]}"
 
 
-def _calibration_key(calibration: Sequence[Batch]) -> str:
-    """A short hash of the calibration batches: other notes, tokenizer or windows give another int8 model."""
+def calibration_key(calibration: Sequence[Batch]) -> str:
+    """A short hash of the calibration batches: other notes, tokenizer or windows give another int8 model (the cache
+    and the run manifest name it)."""
     digest = hashlib.sha256()
     for batch in calibration:
         for name in _INPUTS:

@@ -18,6 +18,7 @@ import logging
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
+from importlib import metadata
 from typing import TYPE_CHECKING, Any, Literal
 
 from ctakes_llm.backends import openvino_runtime
@@ -187,6 +188,7 @@ class TokenClassifierBackend:
         self.runtime = _pick_runtime(config.runtime, self.device, config.dtype)
         self.dtype = _pick_dtype(config.dtype, self.device, self.runtime)
         self._weights_sha256: str | None = None
+        self._int8_calibration: dict[str, str] | None = None
         self._tokenizer = _load_tokenizer(self.source, config.offline)
         self._prefix, self._suffix = _special_tokens(self._tokenizer)
         self._pad_id = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
@@ -224,7 +226,7 @@ class TokenClassifierBackend:
         float_dtype = self.dtype if calibration is None else ("bfloat16" if cpu_has_fast_bf16() else "float32")
         model_config = _load_config(self.source, config.offline)
         try:
-            return openvino_runtime.compile_token_classifier(
+            forward = openvino_runtime.compile_token_classifier(
                 lambda: _load_model(self.source, config.offline, "float32", self.device),
                 model_config,
                 self._weights_sha256,
@@ -239,6 +241,10 @@ class TokenClassifierBackend:
             self.dtype = _pick_dtype(config.dtype, self.device, self.runtime)
             logger.warning("%s; running %s with torch in %s", err, self.source, self.dtype)
             return _load_model(self.source, config.offline, self.dtype, self.device)
+        if calibration is not None:
+            key = openvino_runtime.calibration_key(calibration)
+            self._int8_calibration = {"nncf": metadata.version("nncf"), "calibration_key": key}
+        return forward
 
     def describe(self) -> dict[str, object]:
         """Backend identity for the run manifest: model, weights hash and run options."""
@@ -256,6 +262,7 @@ class TokenClassifierBackend:
             "snap_to_words": self.config.snap_to_words,
             "decoding": self.config.decoding,
             "runtime": self.runtime,
+            **({"int8_calibration": self._int8_calibration} if self._int8_calibration else {}),
         }
 
     def predict(self, texts: Sequence[str]) -> list[list[Mention]]:

@@ -51,7 +51,7 @@ def test_float32_openvino_gives_the_torch_logits_and_mentions(tiny_token_model: 
     assert [m.score for text in found_mentions for m in text] == pytest.approx(
         [m.score for text in expected_mentions for m in text], abs=1e-5
     )
-    assert compiled.describe()["runtime"] == "openvino"
+    assert compiled.describe()["runtime"] == "openvino" and "int8_calibration" not in compiled.describe()
 
 
 def test_bfloat16_openvino_finds_the_keyword_mentions(keyword_token_model: Path) -> None:
@@ -139,6 +139,9 @@ def test_int8_openvino_finds_the_keyword_mentions_and_is_cached_apart(
     assert [(m.cls, m.begin, m.end) for m in quantized.predict([text])[0]] == expected
     int8_folders = [folder for folder in private_cache.iterdir() if "-int8-nncf" in folder.name]
     assert len(int8_folders) == 1 and (int8_folders[0] / "model.xml").is_file()
+    calibration = quantized.describe()["int8_calibration"]
+    assert isinstance(calibration, dict) and int8_folders[0].name.endswith(f"-{calibration['calibration_key']}")
+    assert f"-int8-nncf{calibration['nncf']}-" in int8_folders[0].name
     assert len(list(private_cache.iterdir())) == 2  # the float32 conversion beside it
 
     import nncf
