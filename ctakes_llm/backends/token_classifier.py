@@ -243,7 +243,11 @@ class TokenClassifierBackend:
             return _load_model(self.source, config.offline, self.dtype, self.device)
         if calibration is not None:
             key = openvino_runtime.calibration_key(calibration)
-            self._int8_calibration = {"nncf": metadata.version("nncf"), "calibration_key": key}
+            self._int8_calibration = {
+                "recipe": openvino_runtime.INT8_RECIPE,
+                "nncf": metadata.version("nncf"),
+                "calibration_key": key,
+            }
         return forward
 
     def describe(self) -> dict[str, object]:

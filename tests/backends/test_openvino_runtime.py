@@ -137,11 +137,11 @@ def test_int8_openvino_finds_the_keyword_mentions_and_is_cached_apart(
     assert len(expected) == 15
     quantized = _backend(keyword_token_model, runtime="openvino", dtype="int8")
     assert [(m.cls, m.begin, m.end) for m in quantized.predict([text])[0]] == expected
-    int8_folders = [folder for folder in private_cache.iterdir() if "-int8-nncf" in folder.name]
+    int8_folders = [folder for folder in private_cache.iterdir() if "-int8-" in folder.name]
     assert len(int8_folders) == 1 and (int8_folders[0] / "model.xml").is_file()
     calibration = quantized.describe()["int8_calibration"]
     assert isinstance(calibration, dict) and int8_folders[0].name.endswith(f"-{calibration['calibration_key']}")
-    assert f"-int8-nncf{calibration['nncf']}-" in int8_folders[0].name
+    assert f"-int8-{calibration['recipe']}-nncf{calibration['nncf']}-" in int8_folders[0].name
     assert len(list(private_cache.iterdir())) == 2  # the float32 conversion beside it
 
     import nncf
