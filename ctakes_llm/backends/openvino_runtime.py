@@ -27,6 +27,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata, resources
 from pathlib import Path
@@ -157,7 +158,11 @@ def converted_model(load_model: Callable[[], Any], weights_key: str, cache_dir: 
 
     def convert() -> Any:
         example = torch.ones((2, 16), dtype=torch.long)
-        with torch.inference_mode():
+        with torch.inference_mode(), warnings.catch_warnings():
+            # tracing warns of shapes read as constants (the converted model takes any batch and width: tested) and
+            # touches deprecated transformers attributes; neither concerns the user
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", FutureWarning)
             return openvino.convert_model(load_model(), example_input={name: example for name in _INPUTS})
 
     folder = (cache_dir or default_cache_dir()) / _model_name(openvino, weights_key)
