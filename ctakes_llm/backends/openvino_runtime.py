@@ -153,6 +153,7 @@ def converted_model(load_model: Callable[[], Any], weights_key: str, cache_dir: 
         ConfigError: openvino is not installed.
     """
     import torch
+    from torch.jit._trace import TracerWarning
 
     openvino = _import_openvino()
 
@@ -161,7 +162,7 @@ def converted_model(load_model: Callable[[], Any], weights_key: str, cache_dir: 
         with torch.inference_mode(), warnings.catch_warnings():
             # tracing warns of shapes read as constants (the converted model takes any batch and width: tested) and
             # touches deprecated transformers attributes; neither concerns the user
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", TracerWarning)
             warnings.simplefilter("ignore", FutureWarning)
             return openvino.convert_model(load_model(), example_input={name: example for name in _INPUTS})
 
