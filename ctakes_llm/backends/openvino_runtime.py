@@ -153,7 +153,6 @@ def converted_model(load_model: Callable[[], Any], weights_key: str, cache_dir: 
         ConfigError: openvino is not installed.
     """
     import torch
-    from torch.jit._trace import TracerWarning
 
     openvino = _import_openvino()
 
@@ -162,7 +161,7 @@ def converted_model(load_model: Callable[[], Any], weights_key: str, cache_dir: 
         with torch.inference_mode(), warnings.catch_warnings():
             # tracing warns of shapes read as constants (the converted model takes any batch and width: tested) and
             # touches deprecated transformers attributes; neither concerns the user
-            warnings.simplefilter("ignore", TracerWarning)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]  # public, unstubbed
             warnings.simplefilter("ignore", FutureWarning)
             return openvino.convert_model(load_model(), example_input={name: example for name in _INPUTS})
 
