@@ -116,7 +116,7 @@ class TokenClassifierConfig:
         if self.decoding not in _DECODINGS:
             raise ConfigError(f"[E223] decoding={self.decoding!r} is not one of {', '.join(_DECODINGS)}.")
         if self.dtype == "int8" and self.device == "cuda":
-            raise ConfigError("[E223] dtype='int8' is dynamic CPU quantization; use it with device='cpu'.")
+            raise ConfigError("[E223] dtype='int8' runs on the CPU only; use it with device='cpu'.")
         if self.runtime not in _RUNTIMES:
             raise ConfigError(f"[E223] runtime={self.runtime!r} is not one of {', '.join(_RUNTIMES)}.")
         if self.runtime == "openvino" and self.device == "cuda":
