@@ -189,11 +189,13 @@ def test_model_inputs_are_the_batches_predict_feeds_the_model(tiny_token_model: 
     for batch, (input_ids, attention_mask) in zip(inputs, fed, strict=True):
         assert (batch["input_ids"] == input_ids.numpy()).all()
         assert (batch["attention_mask"] == attention_mask.numpy()).all()
-    # widths are rounded up to 16 wordpieces (fewer shapes for OpenVINO to compile), but never beyond max_length
-    assert {batch["input_ids"].shape[1] for batch in inputs} <= {16, 24}
-    widened = [batch for batch in inputs if batch["attention_mask"].sum(axis=1).max() < batch["input_ids"].shape[1]]
-    assert any(batch["input_ids"].shape[1] == 16 for batch in widened)
-    for batch in inputs:  # the widening is padding, masked out
+    # widths are rounded up to 16 wordpieces (fewer shapes for OpenVINO to compile), never beyond max_length (24);
+    # the widening is padding, masked out
+    (short,) = backend.model_inputs(["Fever today."])
+    assert short["input_ids"].shape == (1, 16) and short["attention_mask"].sum() < 16
+    assert [batch["input_ids"].shape[1] for batch in inputs] == [16, 24, 24]
+    assert inputs[1]["attention_mask"].sum(axis=1).max() == 22
+    for batch in [short, *inputs]:
         assert (batch["attention_mask"][:, 1:] <= batch["attention_mask"][:, :-1]).all()
         assert (batch["input_ids"][batch["attention_mask"] == 0] == backend._pad_id).all()
 
