@@ -191,11 +191,11 @@ def quantized_model(
     name = f"{_model_name(openvino, weights_key)}-{recipe}-{calibration_key(calibration)}"
 
     def quantize() -> Any:
-        import nncf
-
         float_model = converted_model(load_model, weights_key, cache)
         logger.info("quantizing the OpenVINO model to int8 on %d calibration batches", len(calibration))
         try:
+            import nncf  # an install broken for this numpy or openvino fails here, and auto falls back
+
             with _stdout_kept_clean():
                 return nncf.quantize(
                     float_model,

@@ -171,6 +171,11 @@ def test_auto_falls_back_to_torch_in_floating_point_when_nncf_fails(
     assert "E258" in caplog.text
     with pytest.raises(ModelLoadError, match=r"E258.*no quantizable operations"):
         _backend(tiny_token_model, runtime="openvino")
+    monkeypatch.setitem(sys.modules, "nncf", None)  # installed, but its import fails
+    monkeypatch.setattr(openvino_runtime, "installed", lambda package: True)
+    assert _backend(tiny_token_model, device="cpu").describe()["runtime"] == "torch"
+    with pytest.raises(ModelLoadError, match=r"E258.*import of nncf halted"):
+        _backend(tiny_token_model, runtime="openvino")
 
 
 def test_model_inputs_are_the_batches_predict_feeds_the_model(tiny_token_model: Path) -> None:
