@@ -128,6 +128,13 @@ def cli(verbose: int, quiet: bool) -> None:
     help="Token backend: torch, or OpenVINO (the model compiled for the CPU; converted once, then cached). "
     "auto (default): OpenVINO on the CPU where it is installed, torch on a GPU.",
 )
+@click.option(
+    "--calibration-text",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Token backend, int8 on OpenVINO: notes like yours (UTF-8, paragraphs split by blank lines) to calibrate "
+    "on instead of the shipped English clinical notes.",
+)
 @click.option("--allow-network", is_flag=True, help="Let transformers download a hub model (offline by default).")
 @click.option(
     "--dictionary",
@@ -209,6 +216,7 @@ def annotate(
     device: str | None,
     dtype: str | None,
     runtime: str | None,
+    calibration_text: Path | None,
     allow_network: bool,
     dictionary: Path | None,
     knowledge_index: Path | None,
@@ -261,6 +269,8 @@ def annotate(
         backend_options["dtype"] = dtype
     if runtime is not None:
         backend_options["runtime"] = runtime
+    if calibration_text is not None:
+        backend_options["calibration_text"] = str(calibration_text)
     config = RunConfig(
         output_dir=output_dir,
         output_format=output_format,

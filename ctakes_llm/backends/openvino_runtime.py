@@ -59,10 +59,27 @@ def installed(package: str) -> bool:
     return importlib.util.find_spec(package) is not None
 
 
-def calibration_texts() -> list[str]:
-    """The paragraphs int8 calibrates on (see the module docstring)."""
-    text = resources.files(__package__).joinpath("calibration_notes.txt").read_text(encoding="utf-8")
-    return [paragraph for paragraph in text.split("\n\n") if paragraph.strip()]
+def calibration_texts(path: str | Path | None = None) -> list[str]:
+    """The paragraphs int8 calibrates on: a UTF-8 file's, split at blank lines, or with None the shipped notes
+    (see the module docstring).
+
+    Raises:
+        ConfigError: the file cannot be read as UTF-8, or holds no text.
+    """
+    if path is None:
+        text = resources.files(__package__).joinpath("calibration_notes.txt").read_text(encoding="utf-8")
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"[E259] cannot read the calibration text {str(path)!r}: {err}") from err
+    paragraphs = [paragraph for paragraph in text.split("\n\n") if paragraph.strip()]
+    if not paragraphs:
+        raise ConfigError(
+            f"[E259] the calibration text {str(path)!r} is empty; give notes like yours, paragraphs split by blank "
+            "lines."
+        )
+    return paragraphs
 
 
 def default_cache_dir() -> Path:

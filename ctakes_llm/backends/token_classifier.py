@@ -83,6 +83,9 @@ class TokenClassifierConfig:
             precision (see :mod:`ctakes_llm.backends.openvino_runtime`); or ``"auto"``: OpenVINO on the CPU when
             it is installed (and nncf too, for int8), falling back to torch with a warning if it cannot compile
             or quantize the model; else torch.
+        calibration_text: A UTF-8 text file of notes like yours, paragraphs split by blank lines, that int8 on
+            OpenVINO calibrates on instead of the shipped English clinical notes (a model of another domain or
+            language); each text gets its own cached int8 model.
     """
 
     model: str | None = None
@@ -97,6 +100,7 @@ class TokenClassifierConfig:
     snap_to_words: bool = True
     decoding: Decoding = "viterbi"
     runtime: Runtime = "auto"
+    calibration_text: str | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -214,6 +218,13 @@ class TokenClassifierBackend:
             "punctuation_only_spans": 0,
         }
         logger.info("loaded %s on %s as %s (%s)", self.source, self.device, self.dtype, self.runtime)
+        if config.calibration_text is not None and (self.dtype, self.runtime) != ("int8", "openvino"):
+            logger.warning(
+                "calibration_text %s is unused: it calibrates int8 on OpenVINO, and this run is %s on %s",
+                config.calibration_text,
+                self.dtype,
+                self.runtime,
+            )
 
     def _load_openvino(self, config: TokenClassifierConfig) -> Any:
         """The OpenVINO-compiled model (int8 ones calibrated on the shipped notes, windowed as this backend does);
@@ -222,7 +233,7 @@ class TokenClassifierBackend:
         self._weights_sha256 = weights_sha256(self.source)
         calibration = None
         if self.dtype == "int8":
-            calibration = self.model_inputs(openvino_runtime.calibration_texts())
+            calibration = self.model_inputs(openvino_runtime.calibration_texts(config.calibration_text))
         float_dtype = self.dtype if calibration is None else ("bfloat16" if cpu_has_fast_bf16() else "float32")
         model_config = _load_config(self.source, config.offline)
         try:

@@ -271,3 +271,47 @@ def test_cli_runtime_option_reaches_the_backend(keyword_token_model: Path, priva
     compiled = annotate("--runtime", "openvino", "--dtype", "float32")
     assert len(list(private_cache.iterdir())) == 1  # the OpenVINO conversion ran
     assert len(compiled) == 2 and compiled == plain
+
+
+def test_own_calibration_text_keeps_what_the_shipped_notes_lack(
+    keyword_token_model: Path, private_cache: Path, tmp_path: Path
+) -> None:
+    """The shipped notes never say pneumonia or CBC, so the keyword model's int8 loses them (see above); notes that
+    do say them keep them, in an int8 model cached apart. The CLI option reaches the backend."""
+    import json
+
+    from click.testing import CliRunner
+
+    from ctakes_llm.cli import cli
+
+    text = "Started aspirin for pneumonia; repeat CBC."
+    notes = tmp_path / "our_notes.txt"
+    notes.write_text(
+        "Admitted with pneumonia, started aspirin.\n\nPlan: repeat CBC and chest x-ray.\n", encoding="utf-8"
+    )
+    shipped = _backend(keyword_token_model, runtime="openvino", dtype="int8")
+    assert [m.text for m in shipped.predict([text])[0]] == ["aspirin"]
+    own = _backend(keyword_token_model, runtime="openvino", dtype="int8", calibration_text=str(notes))
+    assert [m.text for m in own.predict([text])[0]] == ["aspirin", "pneumonia", "CBC"]
+    keys = {backend.describe()["int8_calibration"]["calibration_key"] for backend in (shipped, own)}  # type: ignore[index]
+    assert len(keys) == 2 and len([f for f in private_cache.iterdir() if "-int8-" in f.name]) == 2
+
+    command = ["annotate", "-", "-o", "-", "--format", "jsonl", "--model", str(keyword_token_model)]
+    result = CliRunner().invoke(cli, [*command, "--calibration-text", str(notes)], input=text.encode())
+    assert result.exit_code == 0, result.output
+    assert [m["text"] for m in json.loads(result.stdout)["mentions"]] == ["aspirin", "pneumonia", "CBC"]
+
+
+def test_unreadable_empty_or_unused_calibration_text_is_said(
+    tiny_token_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        _backend(tiny_token_model, dtype="bfloat16", calibration_text=str(tmp_path / "never_read.txt"))
+    assert "never_read.txt is unused" in caplog.text
+    empty, latin1 = tmp_path / "empty.txt", tmp_path / "latin1.txt"
+    empty.write_text("\n\n  \n", encoding="utf-8")
+    latin1.write_bytes("Fièvre et toux.".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"E259.*empty.txt.*is empty"):
+        _backend(tiny_token_model, dtype="int8", runtime="openvino", calibration_text=str(empty))
+    with pytest.raises(ConfigError, match=r"E259.*cannot read the calibration text.*latin1.txt"):
+        _backend(tiny_token_model, dtype="int8", runtime="openvino", calibration_text=str(latin1))
