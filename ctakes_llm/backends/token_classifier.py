@@ -227,7 +227,8 @@ class TokenClassifierBackend:
             )
 
     def _load_openvino(self, config: TokenClassifierConfig) -> Any:
-        """The OpenVINO-compiled model (int8 ones calibrated on the shipped notes, windowed as this backend does);
+        """The OpenVINO-compiled model (int8 calibrated on the shipped notes or ``calibration_text``, windowed as
+        this backend does);
         the torch weights load only when the cache lacks it. With ``runtime='auto'``, torch's model if OpenVINO or
         NNCF fails."""
         self._weights_sha256 = weights_sha256(self.source)
