@@ -205,8 +205,11 @@ def quantized_model(
             "pip install nncf. Or use dtype bfloat16 or float32."
         )
     cache = cache_dir or default_cache_dir()
-    recipe = f"int8-{INT8_RECIPE}-nncf{metadata.version('nncf')}"
-    name = f"{_model_name(openvino, weights_key)}-{recipe}-{calibration_key(calibration)}"
+    identity = int8_identity(calibration)
+    name = (
+        f"{_model_name(openvino, weights_key)}-int8-{identity['recipe']}-nncf{identity['nncf']}"
+        f"-{identity['calibration_key']}"
+    )
 
     def quantize() -> Any:
         float_model = converted_model(load_model, weights_key, cache)
@@ -244,9 +247,14 @@ def _model_name(openvino: Any, weights_key: str) -> str:
     return f"{weights_key[:32]}-{openvino.__version__.split('-')[0]}"
 
 
-def calibration_key(calibration: Sequence[Batch]) -> str:
-    """A short hash of the calibration batches: other notes, tokenizer or windows give another int8 model (the cache
-    and the run manifest name it)."""
+def int8_identity(calibration: Sequence[Batch]) -> dict[str, str]:
+    """What makes one int8 model differ from another: the recipe, NNCF's version and a short hash of the calibration
+    batches (other notes, tokenizer or windows give another model). The cache folder and the run manifest name it.
+    """
+    return {"recipe": INT8_RECIPE, "nncf": metadata.version("nncf"), "calibration_key": _calibration_key(calibration)}
+
+
+def _calibration_key(calibration: Sequence[Batch]) -> str:
     digest = hashlib.sha256()
     for batch in calibration:
         for name in _INPUTS:

@@ -18,7 +18,6 @@ import logging
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from importlib import metadata
 from typing import TYPE_CHECKING, Any, Literal
 
 from ctakes_llm.backends import openvino_runtime
@@ -254,12 +253,7 @@ class TokenClassifierBackend:
             logger.warning("%s; running %s with torch in %s", err, self.source, self.dtype)
             return _load_model(self.source, config.offline, self.dtype, self.device)
         if calibration is not None:
-            key = openvino_runtime.calibration_key(calibration)
-            self._int8_calibration = {
-                "recipe": openvino_runtime.INT8_RECIPE,
-                "nncf": metadata.version("nncf"),
-                "calibration_key": key,
-            }
+            self._int8_calibration = openvino_runtime.int8_identity(calibration)
         return forward
 
     def describe(self) -> dict[str, object]:
