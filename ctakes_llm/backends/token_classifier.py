@@ -234,7 +234,7 @@ class TokenClassifierBackend:
         calibration = None
         if self.dtype == "int8":
             calibration = self.model_inputs(openvino_runtime.calibration_texts(config.calibration_text))
-        float_dtype = self.dtype if calibration is None else ("bfloat16" if cpu_has_fast_bf16() else "float32")
+        float_dtype = self.dtype if calibration is None else _cpu_float_dtype()
         model_config = _load_config(self.source, config.offline)
         try:
             forward = openvino_runtime.compile_token_classifier(
@@ -334,7 +334,7 @@ class TokenClassifierBackend:
         for first in range(0, len(order), self.config.batch_size):
             batch = order[first : first + self.config.batch_size]
             width = max(w.end - w.start for w in batch) + len(prefix) + len(suffix)
-            width = min(-(-width // _WIDTH_MULTIPLE) * _WIDTH_MULTIPLE, max(width, self.config.max_length))
+            width = min(-(-width // _WIDTH_MULTIPLE) * _WIDTH_MULTIPLE, self.config.max_length)
             input_ids = np.full((len(batch), width), self._pad_id, dtype=np.int64)
             attention_mask = np.zeros((len(batch), width), dtype=np.int64)
             for row, window in enumerate(batch):
@@ -561,6 +561,11 @@ def _pick_dtype(dtype: str, device: str, runtime: str) -> str:
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
     if runtime == "openvino" and openvino_runtime.installed("nncf"):
         return "int8"
+    return _cpu_float_dtype()
+
+
+def _cpu_float_dtype() -> str:
+    """bfloat16 where the CPU runs it fast, else float32: what auto picks, and what int8 leaves unquantized runs in."""
     return "bfloat16" if cpu_has_fast_bf16() else "float32"
 
 
