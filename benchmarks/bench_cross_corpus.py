@@ -58,6 +58,7 @@ def main(config: BenchConfig) -> list[dict[str, object]]:
 
     options = TokenClassifierConfig(dtype=config.dtype, runtime=config.runtime, num_threads=config.threads)  # type: ignore[arg-type]
     backend = load(str(config.model), options)
+    weights_key = weights_sha256(str(config.model))
     records = []
     for corpus, classes in SCORED_CLASSES.items():
         docs, _ = load_corpus(config.data_dir, corpus, "test")
@@ -75,7 +76,7 @@ def main(config: BenchConfig) -> list[dict[str, object]]:
         print(scores.format_table())
         record = {
             "model": str(config.model),
-            "weights_sha256": weights_sha256(str(config.model)),
+            "weights_sha256": weights_key,
             "dataset": corpus,
             "split": "test",
             "config": config_record(config),
