@@ -7,6 +7,7 @@ Models load the transformers way, from a directory or a hub id, with no network 
 from __future__ import annotations
 
 import hashlib
+import os
 from importlib.resources import files
 from pathlib import Path
 
@@ -38,6 +39,14 @@ def default_model_dir() -> str:
             "directory to --model."
         )
     return str(Path(str(resource)).resolve())
+
+
+def cache_root() -> Path:
+    """Where files derived from models are kept (converted models, tokenizer snapshots): ``$CTAKES_LLM_CACHE``,
+    else ``$XDG_CACHE_HOME/ctakes-llm``, else ``~/.cache/ctakes-llm``."""
+    if root := os.environ.get("CTAKES_LLM_CACHE"):
+        return Path(root)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ctakes-llm"
 
 
 def resolve_model(path_or_id: str, *, offline: bool = True, cache_dir: str | Path | None = None) -> str:

@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import importlib.util
 import logging
-import os
 import shutil
 import sys
 import tempfile
@@ -32,9 +31,9 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata, resources
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from ctakes_llm.backends.model_source import cache_root
 from ctakes_llm.errors import ConfigError, ModelLoadError
 
 if TYPE_CHECKING:
@@ -85,33 +84,33 @@ def calibration_texts(path: str | Path | None = None) -> list[str]:
 
 def default_cache_dir() -> Path:
     """Where converted models are kept (see the module docstring)."""
-    if root := os.environ.get("CTAKES_LLM_CACHE"):
-        return Path(root) / "openvino"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "ctakes-llm" / "openvino"
+    return cache_root() / "openvino"
 
 
 class OpenVinoForward:
-    """Stands in for the torch token classifier: called with ``input_ids=`` and ``attention_mask=`` tensors, it
-    returns an object whose ``logits`` is a float32 tensor; ``config`` is the torch model's config."""
+    """A compiled token classifier: numpy ``input_ids`` and ``attention_mask`` in, float32 logits out (no torch)."""
 
-    def __init__(self, compiled: Any, config: Any) -> None:
+    def __init__(self, compiled: Any) -> None:
         self._request = compiled.create_infer_request()
         self._output = compiled.output(0)
-        self.config = config
 
-    def __call__(self, *, input_ids: Any, attention_mask: Any) -> SimpleNamespace:
+    def logits(
+        self, input_ids: npt.NDArray[np.int64], attention_mask: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
         import numpy as np
-        import torch
 
-        results = self._request.infer({"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()})
+        results = self._request.infer({"input_ids": input_ids, "attention_mask": attention_mask})
         # the request reuses its output buffer on the next call
-        return SimpleNamespace(logits=torch.from_numpy(np.array(results[self._output], dtype=np.float32)))
+        return np.array(results[self._output], dtype=np.float32)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when OpenVINO computes bfloat16 natively on this CPU (AMX tiles or AVX512-BF16)."""
+    return "BF16" in _import_openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def compile_token_classifier(
     load_model: Callable[[], Any],
-    model_config: Any,
     weights_key: str,
     dtype: str,
     num_threads: int | None,
@@ -123,7 +122,6 @@ def compile_token_classifier(
     Args:
         load_model: Loads the ``AutoModelForTokenClassification`` in float32, in eval mode; called only when the
             cache lacks the model (loading the torch weights is a third of a cached start-up).
-        model_config: The model's transformers config, which the returned forward pass carries.
         weights_key: Names the weights in the cache (the backend passes their sha256).
         dtype: ``"bfloat16"`` or ``"float32"``: the precision OpenVINO computes in (where it is not int8).
         num_threads: Inference threads; None lets OpenVINO use every core.
@@ -149,7 +147,7 @@ def compile_token_classifier(
         compiled = openvino.Core().compile_model(ir, "CPU", cpu_properties(dtype, num_threads))
     except (RuntimeError, ValueError, TypeError) as err:
         raise ModelLoadError(f"[E257] OpenVINO cannot convert or compile the model: {err}") from err
-    return OpenVinoForward(compiled, model_config)
+    return OpenVinoForward(compiled)
 
 
 def cpu_properties(dtype: str, num_threads: int | None) -> dict[str, object]:
@@ -170,11 +168,11 @@ def converted_model(load_model: Callable[[], Any], weights_key: str, cache_dir: 
     Raises:
         ConfigError: openvino is not installed.
     """
-    import torch
-
     openvino = _import_openvino()
 
     def convert() -> Any:
+        import torch
+
         example = torch.ones((2, 16), dtype=torch.long)
         with torch.inference_mode(), warnings.catch_warnings():
             # tracing warns of shapes read as constants (the converted model takes any batch and width: tested) and

@@ -9,18 +9,23 @@ once over the whole text, so overlaps produce no duplicate mentions. A span that
 whole word, then trimmed of edge white space and punctuation. Offsets come from the tokenizer, so every
 mention's ``text`` is exactly ``note[begin:end]`` (grounding ``MODEL_OFFSETS``).
 
-torch and transformers are imported when a backend is built, never at module import.
+torch and transformers are imported when a backend needs them, never at module import. A backend whose
+OpenVINO model and front (:mod:`ctakes_llm.backends.model_front`) are cached needs neither: its start-up is about
+1 s instead of 3.4.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ctakes_llm.backends import openvino_runtime
+from ctakes_llm.backends.model_front import cannot_load, load_front
 from ctakes_llm.backends.model_source import default_model_dir, resolve_model, weights_sha256
 from ctakes_llm.errors import ConfigError, ModelLoadError
 from ctakes_llm.ner.bio import OUTSIDE, decode_bio, viterbi_tags
@@ -70,7 +75,8 @@ class TokenClassifierConfig:
             quantization of the linear layers, 2.4 points of strict F1 lost), or ``"auto"``: int8 on OpenVINO when
             nncf is installed, else bfloat16 where the hardware runs it fast (CUDA with bf16, or a CPU with AMX or
             AVX512-BF16), else float32.
-        num_threads: CPU threads for torch (sets the process-wide ``torch.set_num_threads``); None leaves it.
+        num_threads: CPU threads of the forward pass (OpenVINO's own; for torch, the process-wide
+            ``torch.set_num_threads``); None leaves the runtime's default.
         device: ``"cpu"``, ``"cuda"``, or ``"auto"`` (CUDA when available).
         bucket_by_length: Sort windows by length before batching (less padding). Off only to measure its worth.
         snap_to_words: Widen a span that starts or ends inside a word (as the tokenizer's pre-tokenizer splits
@@ -181,32 +187,27 @@ class TokenClassifierBackend:
             ModelLoadError: see :func:`load`.
             ConfigError: ``device='cuda'`` without CUDA, or ``max_length`` beyond the model's positions.
         """
-        import torch
-
         self.config = config
         self.source = resolve_model(config.model or default_model_dir(), offline=config.offline)
-        if config.num_threads is not None:
-            torch.set_num_threads(config.num_threads)
         self.device = "cpu" if config.runtime == "openvino" else pick_device(config.device)
         self.runtime = _pick_runtime(config.runtime, self.device, config.dtype)
         self.dtype = _pick_dtype(config.dtype, self.device, self.runtime)
         self._weights_sha256: str | None = None
         self._int8_calibration: dict[str, str] | None = None
-        self._tokenizer = _load_tokenizer(self.source, config.offline)
-        self._prefix, self._suffix = _special_tokens(self._tokenizer)
-        self._pad_id = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
+        front = load_front(self.source, config.offline)
+        self._tokenizer = front.tokenizer
+        self._prefix, self._suffix, self._pad_id = list(front.prefix), list(front.suffix), front.pad_id
         self._content_length = config.max_length - len(self._prefix) - len(self._suffix)
         if self.runtime == "openvino":
             self._model = self._load_openvino(config)
         else:
-            self._model = _load_model(self.source, config.offline, self.dtype, self.device)
-        self._tags = _bio_tags(self._model.config.id2label, self.source)
+            self._model = _load_model(self.source, config.offline, self.dtype, self.device, config.num_threads)
+        self._tags = _bio_tags(front.id2label, self.source)
         self._label_index = {tag: index for index, tag in enumerate(self._tags)}
-        positions = getattr(self._model.config, "max_position_embeddings", None)
-        if positions is not None and config.max_length > positions:
+        if front.max_positions is not None and config.max_length > front.max_positions:
             raise ConfigError(
-                f"[E223] max_length={config.max_length} exceeds the {positions} positions of {self.source}. "
-                f"Use max_length <= {positions}."
+                f"[E223] max_length={config.max_length} exceeds the {front.max_positions} positions of "
+                f"{self.source}. Use max_length <= {front.max_positions}."
             )
         self.counters: dict[str, int] = {
             "texts": 0,
@@ -234,12 +235,10 @@ class TokenClassifierBackend:
         calibration = None
         if self.dtype == "int8":
             calibration = self.model_inputs(openvino_runtime.calibration_texts(config.calibration_text))
-        float_dtype = self.dtype if calibration is None else _cpu_float_dtype()
-        model_config = _load_config(self.source, config.offline)
+        float_dtype = self.dtype if calibration is None else _cpu_float_dtype(self.runtime)
         try:
             forward = openvino_runtime.compile_token_classifier(
-                lambda: _load_model(self.source, config.offline, "float32", self.device),
-                model_config,
+                lambda: _load_model(self.source, config.offline, "float32", self.device, None),
                 self._weights_sha256,
                 float_dtype,
                 config.num_threads,
@@ -251,7 +250,7 @@ class TokenClassifierBackend:
             self.runtime = "torch"
             self.dtype = _pick_dtype(config.dtype, self.device, self.runtime)
             logger.warning("%s; running %s with torch in %s", err, self.source, self.dtype)
-            return _load_model(self.source, config.offline, self.dtype, self.device)
+            return _load_model(self.source, config.offline, self.dtype, self.device, config.num_threads)
         if calibration is not None:
             self._int8_calibration = openvino_runtime.int8_identity(calibration)
         return forward
@@ -279,7 +278,7 @@ class TokenClassifierBackend:
         """Return the mentions of each text, in the order of ``texts``; offsets index into each text."""
         import numpy as np
 
-        encodings = self._backend_tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
         token_ids = [encoding.ids for encoding in encodings]
         offsets = [encoding.offsets for encoding in encodings]
         word_ids = [encoding.word_ids for encoding in encodings]
@@ -300,14 +299,10 @@ class TokenClassifierBackend:
             self._mentions(text, *per_text) for text, *per_text in zip(texts, offsets, word_ids, log_probs, strict=True)
         ]
 
-    @property
-    def _backend_tokenizer(self) -> Any:
-        return self._tokenizer.backend_tokenizer
-
     def model_inputs(self, texts: Sequence[str]) -> list[dict[str, npt.NDArray[np.int64]]]:
         """The input batches (``input_ids``, ``attention_mask``) that :meth:`predict` feeds the model for
         ``texts``, in the order it feeds them: what int8 calibrates on and what benchmarks replay."""
-        encodings = self._backend_tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
         windows = self._windows(texts, [encoding.offsets for encoding in encodings])
         token_ids = [encoding.ids for encoding in encodings]
         return [
@@ -347,18 +342,30 @@ class TokenClassifierBackend:
         self, windows: list[Window], token_ids: list[list[int]]
     ) -> Iterator[tuple[Window, npt.NDArray[np.float32]]]:
         """Run the model over all windows in batches; yield each window's label log-probabilities per wordpiece."""
+        content_start = len(self._prefix)
+        for batch, input_ids, attention_mask in self._batches(windows, token_ids):
+            log_probs = self._log_probs(input_ids, attention_mask)
+            for row, window in enumerate(batch):
+                yield window, log_probs[row, content_start : content_start + window.end - window.start]
+
+    def _log_probs(
+        self, input_ids: npt.NDArray[np.int64], attention_mask: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
+        """One batch's label log-probabilities per wordpiece; the OpenVINO path runs without torch."""
+        import numpy as np
+
+        if self.runtime == "openvino":
+            logits = self._model.logits(input_ids, attention_mask)
+            shifted = logits - logits.max(axis=-1, keepdims=True)
+            return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # type: ignore[no-any-return]
         import torch
 
-        content_start = len(self._prefix)
         with torch.inference_mode():
-            for batch, input_ids, attention_mask in self._batches(windows, token_ids):
-                logits = self._model(
-                    input_ids=torch.from_numpy(input_ids).to(self.device),
-                    attention_mask=torch.from_numpy(attention_mask).to(self.device),
-                ).logits
-                log_probs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
-                for row, window in enumerate(batch):
-                    yield window, log_probs[row, content_start : content_start + window.end - window.start]
+            logits = self._model(
+                input_ids=torch.from_numpy(input_ids).to(self.device),
+                attention_mask=torch.from_numpy(attention_mask).to(self.device),
+            ).logits
+            return torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
 
     def _mentions(
         self,
@@ -532,6 +539,8 @@ def pick_device(device: str) -> str:
     Raises:
         ConfigError: ``cuda`` asked for but torch sees no CUDA device.
     """
+    if device == "cpu" or (device == "auto" and not _gpu_driver_possible()):
+        return "cpu"
     import torch
 
     if device == "auto":
@@ -539,6 +548,14 @@ def pick_device(device: str) -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("[E227] device='cuda' but torch sees no CUDA device. Use device='cpu' or 'auto'.")
     return device
+
+
+def _gpu_driver_possible() -> bool:
+    """False where no GPU driver is loaded, so torch can see no CUDA device and need not be imported (1.5 s):
+    Linux lists NVIDIA's driver in /proc and ROCm's in /dev. Elsewhere, only torch can tell."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return Path("/proc/driver/nvidia").exists() or Path("/dev/kfd").exists()
 
 
 def _pick_runtime(runtime: str, device: str, dtype: str) -> str:
@@ -553,20 +570,22 @@ def _pick_runtime(runtime: str, device: str, dtype: str) -> str:
 def _pick_dtype(dtype: str, device: str, runtime: str) -> str:
     """``dtype``, or for ``"auto"``: int8 on OpenVINO with nncf (F1 within 0.2 point), else bfloat16 where the
     hardware runs it fast, else float32."""
-    import torch
-
     if dtype != "auto":
         return dtype
     if device == "cuda":
+        import torch
+
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
     if runtime == "openvino" and openvino_runtime.installed("nncf"):
         return "int8"
-    return _cpu_float_dtype()
+    return _cpu_float_dtype(runtime)
 
 
-def _cpu_float_dtype() -> str:
-    """bfloat16 where the CPU runs it fast, else float32: what auto picks, and what int8 leaves unquantized runs in."""
-    return "bfloat16" if cpu_has_fast_bf16() else "float32"
+def _cpu_float_dtype(runtime: str) -> str:
+    """bfloat16 where ``runtime`` runs it fast on this CPU, else float32: what auto picks, and what int8 leaves
+    unquantized runs in. Each runtime is asked itself, so the OpenVINO path never imports torch."""
+    fast = openvino_runtime.cpu_has_fast_bf16() if runtime == "openvino" else cpu_has_fast_bf16()
+    return "bfloat16" if fast else "float32"
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -578,56 +597,23 @@ def cpu_has_fast_bf16() -> bool:
     return any(bool(getattr(torch.cpu, probe, lambda: False)()) for probe in probes)
 
 
-def _load_tokenizer(source: str, offline: bool) -> Any:
-    """The model's fast tokenizer, set to neither truncate nor pad (the backend windows and pads itself)."""
-    from transformers import AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
-    except (OSError, ValueError, KeyError) as err:
-        raise ModelLoadError(_cannot_load(source, err)) from err
-    if not getattr(tokenizer, "is_fast", False):
-        raise ModelLoadError(
-            f"[E226] The tokenizer of {source} is not a fast (Rust) tokenizer, so it gives no offset mapping. "
-            "Save the model with a tokenizer.json."
-        )
-    backend = tokenizer.backend_tokenizer
-    backend.no_truncation()
-    backend.no_padding()
-    return tokenizer
-
-
-def _load_config(source: str, offline: bool) -> Any:
-    """The model's transformers config (labels, positions), without its weights."""
-    from transformers import AutoConfig
-
-    try:
-        return AutoConfig.from_pretrained(source, local_files_only=offline)
-    except (OSError, ValueError, KeyError) as err:
-        raise ModelLoadError(_cannot_load(source, err)) from err
-
-
-def _load_model(source: str, offline: bool, dtype: str, device: str) -> Any:
-    """The token-classification model in eval mode, in ``dtype`` (int8: torch's dynamic quantization), on ``device``."""
+def _load_model(source: str, offline: bool, dtype: str, device: str, num_threads: int | None) -> Any:
+    """The token-classification model in eval mode, in ``dtype`` (int8: torch's dynamic quantization), on ``device``;
+    ``num_threads`` (None: unchanged) is torch's process-wide thread count."""
     import torch
     from transformers import AutoModelForTokenClassification
 
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
     weights_dtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
     try:
         model = AutoModelForTokenClassification.from_pretrained(source, local_files_only=offline, dtype=weights_dtype)
     except (OSError, ValueError, KeyError) as err:
-        raise ModelLoadError(_cannot_load(source, err)) from err
+        raise ModelLoadError(cannot_load(source, err)) from err
     model.eval()
     if dtype == "int8":
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
     return model.to(device)
-
-
-def _cannot_load(source: str, err: Exception) -> str:
-    return (
-        f"[E225] Cannot load a token-classification model and tokenizer from {source}: {err}. Pass a directory "
-        "saved with save_pretrained from an AutoModelForTokenClassification and its fast tokenizer."
-    )
 
 
 def _bio_tags(id2label: dict[int, str], source: str) -> list[str]:
@@ -655,11 +641,3 @@ def _bio_tags(id2label: dict[int, str], source: str) -> list[str]:
             f"[E224] The model {source} has no 'O' label in config.json's id2label. Train or relabel it."
         )
     return tags
-
-
-def _special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
-    """The special token ids the tokenizer puts before and after a single sequence (``[CLS]``, ``[SEP]``)."""
-    probe = tokenizer.backend_tokenizer.encode("a", add_special_tokens=True)
-    mask = probe.special_tokens_mask
-    content = [index for index, special in enumerate(mask) if not special]
-    return list(probe.ids[: content[0]]), list(probe.ids[content[-1] + 1 :])
