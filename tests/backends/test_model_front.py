@@ -17,7 +17,7 @@ from ctakes_llm.backends.model_source import default_model_dir
 
 TEXTS = [
     "Pt c/o SOB x3 days; BP 150/95, HR 88.  Denies chest pain.\nHx: CHF (EF 35%), T2DM on metformin 500mg BID.",
-    "Ödem beidseits – naïve café patient résumé, 2nd visit™ … «quotes» and emoji 🙂 too.",
+    "Ödem beidseits \u2013 naïve café patient résumé, 2nd visit™ … «quotes» and emoji 🙂 too.",
     "",
 ]
 
