@@ -285,6 +285,8 @@ def _plan_jobs(inputs: Sequence[Path], config: RunConfig) -> list[_Job]:
     jobs = []
     for root in inputs:
         for source in iter_input_paths([root], glob=config.glob):
+            if root.is_dir() and source.name == MANIFEST_NAME:
+                continue  # a run's own output folder as input (chained runs): its manifest is no note
             relative = source.relative_to(root) if root.is_dir() else Path(source.name)
             stem = _strip_xmi_suffix(relative)
             jobs.append(_Job(source, config.output_dir / stem, str(stem)))

@@ -69,6 +69,20 @@ def test_run_corpus_writes_one_xmi_per_note_and_keeps_input_xmi_content(corpus, 
     assert manifest["pipeline"][0]["counts"]["mentions"] == 3
 
 
+def test_run_corpus_on_its_own_output_folder_skips_the_run_manifest(corpus, tmp_path, fake_backend):
+    """Chained runs (annotate notes/ -o a/, then annotate a/ -o b/) read the XMI, not the manifest as a note."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    run_corpus([corpus], pipeline(fake_backend), RunConfig(first, progress=False))
+    (first / "sub" / MANIFEST_NAME).write_text("{}")  # a run's output folder copied into a subfolder
+    report = run_corpus([first], pipeline(fake_backend), RunConfig(second, progress=False))
+    assert report.ok and report.written == 3
+    assert sorted(str(p.relative_to(second)) for p in second.rglob("*")) == sorted(
+        [MANIFEST_NAME, "a.txt.xmi", "ctakes.xmi", "sub", "sub/b.txt.xmi"]
+    )
+    # named on its own, it is a file like any other
+    assert run_corpus([first / MANIFEST_NAME], pipeline(fake_backend), RunConfig(tmp_path / "third")).written == 1
+
+
 def test_run_corpus_reports_bad_documents_by_name_and_writes_the_rest(corpus, tmp_path, fake_backend):
     (corpus / "empty.txt").write_text("  \n", encoding="utf-8")
     (corpus / "latin.txt").write_bytes("caf\xe9 chest pain".encode("cp1252"))
