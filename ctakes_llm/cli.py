@@ -235,8 +235,8 @@ def annotate(
     """Add cTAKES mentions to notes or cTAKES XMI files.
 
     INPUTS are text files, XMI files, folders (searched recursively; an earlier run's ctakes-llm-manifest.json is
-    skipped) or '-' for standard input. Everything in an input XMI is kept; mentions are added. A document that fails is reported at the end and the others are written;
-    the exit status is 1 when any failed.
+    skipped) or '-' for standard input. Everything in an input XMI is kept; mentions are added. A document that
+    fails is reported at the end and the others are written; the exit status is 1 when any failed.
 
     \b
     Examples:
