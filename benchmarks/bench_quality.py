@@ -2,7 +2,8 @@
 for a BSV dictionary annotator whose dictionary is built from the MACCROBAT train split.
 
 The student runs through the real inference path (``ctakes_llm.backends.token_classifier``: overlapping windows,
-BIO decoding, span trimming). The dictionary baseline is what cTAKES users know: every distinct gold term of the
+BIO decoding, span trimming), by default on the runtime and precision ``annotate`` picks (``auto``: OpenVINO int8 on
+x86-64 CPUs). The dictionary baseline is what cTAKES users know: every distinct gold term of the
 train split becomes a BSV row ``CUI|TUI|text`` whose TUI stands for the term's most frequent class in train
 (T047 DiseaseDisorder, T184 SignSymptom, T060 Procedure, T121 Medication, T023 AnatomicalSite). The test split is
 read only here, never in training or model selection. One JSON line per system is appended to
@@ -55,21 +56,30 @@ class BenchConfig:
     split: str = "test"
     model: Path = REPO / "ctakes_llm" / "models" / "default"
     dtype: str = "auto"
-    runtime: str = "torch"
+    runtime: str = "auto"
     threads: int = 2
     systems: tuple[str, ...] = SYSTEMS
     bootstrap: int = 1000
     results_dir: Path = REPO / "benchmarks" / "results"
 
 
-def predict_student(config: BenchConfig, docs: Sequence[GoldDocument]) -> dict[str, list[Mention]]:
-    """Mentions of the token-classifier student, per document id."""
+def predict_student(
+    config: BenchConfig, docs: Sequence[GoldDocument]
+) -> tuple[dict[str, list[Mention]], dict[str, object]]:
+    """Mentions of the token-classifier student, per document id, and what ran: the backend's model, weights hash,
+    runtime and dtype as ``auto`` resolved them."""
     from ctakes_llm.backends.token_classifier import TokenClassifierConfig, load
 
     options = TokenClassifierConfig(dtype=config.dtype, runtime=config.runtime, num_threads=config.threads)  # type: ignore[arg-type]
     backend = load(str(config.model), options)
     predicted = backend.predict([doc.text for doc in docs])
-    return {doc.doc_id: mentions for doc, mentions in zip(docs, predicted, strict=True)}
+    described = backend.describe()
+    ran = {
+        key: described[key]
+        for key in ("model", "weights_sha256", "runtime", "dtype", "int8_calibration")
+        if key in described
+    }
+    return {doc.doc_id: mentions for doc, mentions in zip(docs, predicted, strict=True)}, ran
 
 
 def dictionary_rows(train_docs: Sequence[GoldDocument]) -> list[str]:
@@ -110,25 +120,26 @@ def main(config: BenchConfig) -> list[dict[str, object]]:
     records = []
     for system in config.systems:
         start = time.perf_counter()
-        predicted = predict_student(config, docs) if system == "student" else predict_dictionary(config, docs)
+        ran: dict[str, object] = {}
+        if system == "student":
+            predicted, ran = predict_student(config, docs)
+        else:
+            predicted = predict_dictionary(config, docs)
         seconds = time.perf_counter() - start
         scores = score_corpus(gold, predicted, classes=tuple(MentionClass), bootstrap=config.bootstrap)
         print(f"\n== {system} on MACCROBAT {config.split} ({len(docs)} documents, {seconds:.1f}s) ==")
         print(scores.format_table())
-        record = _record(config, system, scores.to_dict(), seconds)
+        record = _record(config, {"system": system, **ran}, scores.to_dict(), seconds)
         append_result("quality", record, config.results_dir)
         records.append(record)
     return records
 
 
-def _record(config: BenchConfig, system: str, numbers: dict[str, object], seconds: float) -> dict[str, object]:
-    model_info: dict[str, object] = {"system": system}
-    if system == "student":
-        from ctakes_llm.backends.model_source import weights_sha256
-
-        model_info.update(model=str(config.model), weights_sha256=weights_sha256(str(config.model)))
+def _record(
+    config: BenchConfig, system: dict[str, object], numbers: dict[str, object], seconds: float
+) -> dict[str, object]:
     return {
-        **model_info,
+        **system,
         "dataset": "maccrobat",
         "split": config.split,
         "config": config_record(config),
@@ -143,7 +154,7 @@ if __name__ == "__main__":
     parser.add_argument("--corpus-dir", type=Path, default=BenchConfig.corpus_dir)
     parser.add_argument("--model", type=Path, default=BenchConfig.model)
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "int8"])
-    parser.add_argument("--runtime", default="torch", choices=["torch", "openvino"])
+    parser.add_argument("--runtime", default=BenchConfig.runtime, choices=["auto", "torch", "openvino"])
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated: student,dictionary")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--results-dir", type=Path, default=BenchConfig.results_dir)
