@@ -136,10 +136,11 @@ def main(config: BenchConfig) -> list[dict[str, object]]:
 
 
 def _record(
-    config: BenchConfig, system: dict[str, object], numbers: dict[str, object], seconds: float
+    config: BenchConfig, identity: dict[str, object], numbers: dict[str, object], seconds: float
 ) -> dict[str, object]:
+    """One JSON line: what ran (the system's name, and for the student its model and runtime), the config, scores."""
     return {
-        **system,
+        **identity,
         "dataset": "maccrobat",
         "split": config.split,
         "config": config_record(config),

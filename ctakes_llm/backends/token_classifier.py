@@ -11,7 +11,7 @@ mention's ``text`` is exactly ``note[begin:end]`` (grounding ``MODEL_OFFSETS``).
 
 torch and transformers are imported when a backend needs them, never at module import. A backend whose
 OpenVINO model and front (:mod:`ctakes_llm.backends.model_front`) are cached needs neither: its start-up is about
-1 s instead of 3.4.
+1 s instead of 3.3.
 """
 
 from __future__ import annotations
