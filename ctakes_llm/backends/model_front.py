@@ -62,7 +62,11 @@ def load_front(source: str, offline: bool, cache_dir: Path | None = None) -> Mod
     Raises:
         ModelLoadError: transformers cannot load the tokenizer or config, or the tokenizer is not a fast one.
     """
-    key = _front_key(Path(source))
+    try:
+        key = _front_key(Path(source))
+    except OSError as err:  # a file transformers may never read, unreadable: no cache, no failure
+        logger.warning("model front not cached (%s): reading %s through transformers", err, source)
+        key = None
     if key is None:
         return _read_with_transformers(source, offline)
     path = (cache_dir or cache_root() / "fronts") / f"{key}.json"

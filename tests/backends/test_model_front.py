@@ -93,6 +93,26 @@ def test_unwritable_cache_costs_only_the_reread(
     assert front.id2label
 
 
+def test_unreadable_file_in_the_model_folder_only_skips_the_cache(
+    tiny_token_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(tiny_token_model, model)
+    (model / "training_log.txt").write_text("epoch 1")
+    read_bytes = Path.read_bytes
+
+    def refuse_the_log(path: Path) -> bytes:  # root reads any mode bits, so the refusal is simulated
+        if path.name == "training_log.txt":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse_the_log)
+    with caplog.at_level(logging.WARNING):
+        front = load_front(str(model), offline=True, cache_dir=tmp_path / "cache")
+    assert "model front not cached" in caplog.text
+    assert front.id2label and not (tmp_path / "cache").exists()
+
+
 def test_cached_openvino_start_imports_neither_transformers_nor_torch(tiny_token_model: Path, tmp_path: Path) -> None:
     """The default CPU path (OpenVINO int8), once its caches exist, runs on numpy, tokenizers and OpenVINO alone."""
     script = (
