@@ -88,11 +88,13 @@ def default_cache_dir() -> Path:
 
 
 class OpenVinoForward:
-    """A compiled token classifier: numpy ``input_ids`` and ``attention_mask`` in, float32 logits out (no torch)."""
+    """A compiled token classifier: numpy ``input_ids`` and ``attention_mask`` in, float32 logits out (no torch).
+    ``int8_identity`` is :func:`int8_identity` of its calibration, or None for a float model."""
 
-    def __init__(self, compiled: Any) -> None:
+    def __init__(self, compiled: Any, int8_identity: dict[str, str] | None) -> None:
         self._request = compiled.create_infer_request()
         self._output = compiled.output(0)
+        self.int8_identity = int8_identity
 
     def logits(
         self, input_ids: npt.NDArray[np.int64], attention_mask: npt.NDArray[np.int64]
@@ -139,15 +141,17 @@ def compile_token_classifier(
         )
     openvino = _import_openvino()
     folder = cache_dir or default_cache_dir()
+    identity = None
     try:
         if calibration is None:
             ir = converted_model(load_model, weights_key, folder)
         else:
-            ir = quantized_model(load_model, weights_key, calibration, folder)
+            identity = int8_identity(calibration)
+            ir = quantized_model(load_model, weights_key, calibration, identity, folder)
         compiled = openvino.Core().compile_model(ir, "CPU", cpu_properties(dtype, num_threads))
     except (RuntimeError, ValueError, TypeError) as err:
         raise ModelLoadError(f"[E257] OpenVINO cannot convert or compile the model: {err}") from err
-    return OpenVinoForward(compiled)
+    return OpenVinoForward(compiled, identity)
 
 
 def cpu_properties(dtype: str, num_threads: int | None) -> dict[str, object]:
@@ -186,11 +190,15 @@ def converted_model(load_model: Callable[[], Any], weights_key: str, cache_dir: 
 
 
 def quantized_model(
-    load_model: Callable[[], Any], weights_key: str, calibration: Sequence[Batch], cache_dir: Path | None = None
+    load_model: Callable[[], Any],
+    weights_key: str,
+    calibration: Sequence[Batch],
+    identity: dict[str, str],
+    cache_dir: Path | None = None,
 ) -> Any:
     """The torch model (``load_model()``) as an int8 OpenVINO ``Model`` calibrated on ``calibration``: from the
-    cache, or quantized by NNCF and then cached under a name that holds the calibration batches' hash and NNCF's
-    version.
+    cache, or quantized by NNCF and then cached under a name made of ``identity`` (``int8_identity(calibration)``,
+    which the caller keeps for the run manifest: the calibration batches' hash, NNCF's version, the recipe).
 
     Raises:
         ConfigError: openvino or nncf is not installed.
@@ -203,7 +211,6 @@ def quantized_model(
             "pip install nncf. Or use dtype bfloat16 or float32."
         )
     cache = cache_dir or default_cache_dir()
-    identity = int8_identity(calibration)
     name = (
         f"{_model_name(openvino, weights_key)}-int8-{identity['recipe']}-nncf{identity['nncf']}"
         f"-{identity['calibration_key']}"

@@ -228,9 +228,8 @@ class TokenClassifierBackend:
 
     def _load_openvino(self, config: TokenClassifierConfig) -> Any:
         """The OpenVINO-compiled model (int8 calibrated on the shipped notes or ``calibration_text``, windowed as
-        this backend does);
-        the torch weights load only when the cache lacks it. With ``runtime='auto'``, torch's model if OpenVINO or
-        NNCF fails."""
+        this backend does); the torch weights load only when the cache lacks it. With ``runtime='auto'``, torch's
+        model if OpenVINO or NNCF fails."""
         self._weights_sha256 = weights_sha256(self.source)
         calibration = None
         if self.dtype == "int8":
@@ -251,8 +250,7 @@ class TokenClassifierBackend:
             self.dtype = _pick_dtype(config.dtype, self.device, self.runtime)
             logger.warning("%s; running %s with torch in %s", err, self.source, self.dtype)
             return _load_model(self.source, config.offline, self.dtype, self.device, config.num_threads)
-        if calibration is not None:
-            self._int8_calibration = openvino_runtime.int8_identity(calibration)
+        self._int8_calibration = forward.int8_identity
         return forward
 
     def describe(self) -> dict[str, object]:
