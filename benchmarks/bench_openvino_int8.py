@@ -47,7 +47,6 @@ class Int8BenchConfig:
 
 def run(config: Int8BenchConfig) -> list[dict[str, Any]]:
     """Score and time each variant; append and return one record per variant."""
-    from ctakes_llm.backends.model_source import weights_sha256
     from ctakes_llm.backends.token_classifier import TokenClassifierBackend, TokenClassifierConfig
     from ctakes_llm.corpora.brat import read_brat_corpus
     from ctakes_llm.corpora.label_map import load_label_map
@@ -78,7 +77,7 @@ def run(config: Int8BenchConfig) -> list[dict[str, Any]]:
     notes = load_notes(config.aci_dir, None)
     chars = sum(len(note) for note in notes)
     seconds = time_rounds(predictors, notes, config.repeats)
-    weights_key = weights_sha256(str(config.model))
+    weights_key = backends["openvino-int8"].describe()["weights_sha256"]  # hashed for its cache when it was built
     records = []
     for name in predictors:
         record = {
